@@ -1,0 +1,1 @@
+//! Lints: valid documents that probably do not say what their author meant.

@@ -1,0 +1,258 @@
+//! A principal: an identity bound to a snapshot, with its groups, policies and variable values
+//! worked out once so that each decision only matches.
+
+use std::sync::Arc;
+
+use crate::compile::reference::resource_matches;
+use crate::compile::{kind_of, Matcher, Snapshot};
+use crate::decision::{Decision, Explanation, Reason};
+use crate::identity::Identity;
+use crate::policy::pattern::{Binding, ResourceKind};
+use crate::policy::Effect;
+use crate::request::{Checked, Request};
+
+/// An identity bound to one snapshot. Cheap to decide with; rebind after a reload (an
+/// [`Engine`](crate::engine::Engine) does this by itself).
+#[derive(Debug, Clone)]
+pub struct Principal {
+    snapshot: Arc<Snapshot>,
+    identity: Identity,
+    groups: Box<[u32]>,
+    policies: Box<[u32]>,
+    bindings: Box<[Binding]>,
+    /// Deny statements that need a variable whose value is unsafe: they match every resource of
+    /// the kinds in the mask (fail closed).
+    forced_denies: Box<[(u32, u8)]>,
+}
+
+fn kind_bit(kind: ResourceKind) -> u8 {
+    match kind {
+        ResourceKind::ClientId => 1,
+        ResourceKind::Topic => 2,
+        ResourceKind::TopicFilter => 4,
+    }
+}
+
+impl Snapshot {
+    /// Binds an identity: works out its groups, policies and variable values.
+    pub fn bind(self: &Arc<Snapshot>, identity: Identity) -> Principal {
+        let mut principal = Principal {
+            snapshot: Arc::clone(self),
+            identity,
+            groups: Box::new([]),
+            policies: Box::new([]),
+            bindings: Box::new([]),
+            forced_denies: Box::new([]),
+        };
+        principal.rebind(Arc::clone(self));
+        principal
+    }
+}
+
+impl Principal {
+    /// Binds the same identity to another snapshot (after a reload).
+    pub fn rebind(&mut self, snapshot: Arc<Snapshot>) {
+        let snap = &*snapshot;
+        let groups = snap.membership.groups_of(&self.identity);
+        let mut policies: Vec<u32> = groups
+            .iter()
+            .filter_map(|g| snap.groups.get(*g as usize))
+            .flat_map(|g| g.policies.iter().copied())
+            .collect();
+        policies.sort_unstable();
+        policies.dedup();
+        let bindings = snap.vars.bind(&self.identity);
+        let mut forced = Vec::new();
+        if bindings.contains(&Binding::Unsafe) {
+            for &p in &policies {
+                let Some(info) = snap.policies.get(p as usize) else {
+                    continue;
+                };
+                for s in info.statements.clone() {
+                    let Some(st) = snap.statements.get(s as usize) else {
+                        continue;
+                    };
+                    if st.effect() != Effect::Deny {
+                        continue;
+                    }
+                    let mask = st
+                        .parsed_resources()
+                        .iter()
+                        .filter_map(|r| {
+                            let unsafe_var = r.pattern.slots().iter().any(|slot| {
+                                bindings.get(usize::from(*slot)) == Some(&Binding::Unsafe)
+                            });
+                            r.kind.filter(|_| unsafe_var).map(kind_bit)
+                        })
+                        .fold(0, |m, b| m | b);
+                    if mask != 0 {
+                        forced.push((s, mask));
+                    }
+                }
+            }
+        }
+        self.groups = groups.into();
+        self.policies = policies.into();
+        self.bindings = bindings.into();
+        self.forced_denies = forced.into();
+        self.snapshot = snapshot;
+    }
+
+    /// The identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The snapshot this principal is bound to.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The names of the groups the identity belongs to.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.groups
+            .iter()
+            .filter_map(|g| self.snapshot.groups.get(*g as usize))
+            .map(|g| &*g.name)
+    }
+
+    /// Decides a request. Never fails: malformed input is a deny.
+    pub fn decide(&self, request: &Request<'_>) -> Decision<'_> {
+        let checked = match request.check() {
+            Ok(c) => c,
+            Err(m) => return Decision::malformed(m),
+        };
+        let snap = &*self.snapshot;
+        let (mut deny, mut allow) = (u32::MAX, u32::MAX);
+        let mut consider = |s: u32| {
+            if let Some(st) = snap.statements.get(s as usize) {
+                if st.covers(checked.operation, checked.qos, checked.retain) {
+                    match st.effect() {
+                        Effect::Deny => deny = deny.min(s),
+                        Effect::Allow => allow = allow.min(s),
+                    }
+                }
+            }
+        };
+        self.for_each_match(&checked, false, &mut consider);
+        let (effect, s) = if deny != u32::MAX {
+            (Effect::Deny, deny)
+        } else if allow != u32::MAX {
+            (Effect::Allow, allow)
+        } else {
+            return Decision {
+                effect: Effect::Deny,
+                reason: Reason::NoMatch,
+            };
+        };
+        match snap.statements.get(s as usize) {
+            Some(st) => Decision {
+                effect,
+                reason: Reason::Statement(st),
+            },
+            None => Decision {
+                effect: Effect::Deny,
+                reason: Reason::NoMatch,
+            },
+        }
+    }
+
+    /// Reports statements whose resources match (operations and conditions unchecked), by the
+    /// snapshot's strategy or, with `linear`, by the plain reference.
+    fn for_each_match(&self, checked: &Checked<'_>, linear: bool, out: &mut impl FnMut(u32)) {
+        let snap = &*self.snapshot;
+        let kind = kind_of(checked.operation);
+        let bit = kind_bit(kind);
+        for &(s, mask) in self.forced_denies.iter() {
+            if mask & bit != 0 {
+                out(s);
+            }
+        }
+        match &snap.matcher {
+            Matcher::Indexed(indexes) if !linear => {
+                for &p in self.policies.iter() {
+                    if let Some(index) = indexes.get(p as usize) {
+                        index.collect(kind, checked.resource, &self.bindings, out);
+                    }
+                }
+            }
+            _ => {
+                for &p in self.policies.iter() {
+                    let Some(info) = snap.policies.get(p as usize) else {
+                        continue;
+                    };
+                    for s in info.statements.clone() {
+                        let Some(st) = snap.statements.get(s as usize) else {
+                            continue;
+                        };
+                        let hit = st.parsed_resources().iter().any(|r| match r.kind {
+                            None => true,
+                            Some(k) => {
+                                k == kind
+                                    && resource_matches(
+                                        &r.pattern,
+                                        k,
+                                        st.effect(),
+                                        checked.resource,
+                                        &self.bindings,
+                                    )
+                            }
+                        });
+                        if hit {
+                            out(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decides a request and explains the decision for people.
+    pub fn explain(&self, request: &Request<'_>) -> Explanation {
+        let decision = self.decide(request);
+        let snap = &*self.snapshot;
+        let mut matched = Vec::new();
+        if let Ok(checked) = request.check() {
+            let mut hits = Vec::new();
+            self.for_each_match(&checked, true, &mut |s| hits.push(s));
+            hits.sort_unstable();
+            hits.dedup();
+            for s in hits {
+                if let Some(st) = snap.statements.get(s as usize) {
+                    if st.covers(checked.operation, checked.qos, checked.retain) {
+                        matched.push((st.effect(), format!("{}/{}", st.policy(), st.id())));
+                    }
+                }
+            }
+        }
+        let mut notes = Vec::new();
+        for (var, b) in snap.vars.vars().iter().zip(self.bindings.iter()) {
+            match b {
+                Binding::Usable(_) => {}
+                Binding::Absent => notes.push(format!(
+                    "variable `{var}` has no value: statements that use it do not match"
+                )),
+                Binding::Unsafe => notes.push(format!(
+                    "variable `{var}` holds a wildcard, `/` or NUL: allow statements that use it \
+                     do not match and deny statements that use it match everything"
+                )),
+            }
+        }
+        if self.groups.is_empty() {
+            notes.push("the identity belongs to no group, so every request is denied".into());
+        }
+        Explanation {
+            effect: decision.effect,
+            deciding: decision
+                .statement()
+                .map(|st| format!("{}/{}", st.policy(), st.id())),
+            malformed: match decision.reason {
+                Reason::Malformed(m) => Some(m),
+                _ => None,
+            },
+            groups: self.group_names().map(str::to_owned).collect(),
+            matched,
+            notes,
+        }
+    }
+}
