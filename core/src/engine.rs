@@ -111,14 +111,22 @@ mod tests {
     fn reload_applies_to_bound_principals_and_bad_reload_keeps_old() {
         let engine = Engine::from_document(&doc("a/#")).unwrap();
         let mut p = engine.bind(Identity::new(IdentityKind::Password).with_username("u"));
-        assert!(engine.authorize(&mut p, &Request::publish("a/x")).is_allowed());
+        assert!(engine
+            .authorize(&mut p, &Request::publish("a/x"))
+            .is_allowed());
         engine.reload(&doc("b/#")).unwrap();
-        assert!(!engine.authorize(&mut p, &Request::publish("a/x")).is_allowed());
-        assert!(engine.authorize(&mut p, &Request::publish("b/x")).is_allowed());
+        assert!(!engine
+            .authorize(&mut p, &Request::publish("a/x"))
+            .is_allowed());
+        assert!(engine
+            .authorize(&mut p, &Request::publish("b/x"))
+            .is_allowed());
         assert_eq!(p.identity().username(), Some("u"));
         let err = engine.reload(&doc("c/#/d")).unwrap_err();
         assert!(err.to_string().contains("resource 0"), "{err}");
-        assert!(engine.authorize(&mut p, &Request::publish("b/x")).is_allowed());
+        assert!(engine
+            .authorize(&mut p, &Request::publish("b/x"))
+            .is_allowed());
     }
 
     #[test]

@@ -353,7 +353,10 @@ mod tests {
             .with_attribute(&Attribute::Kind, "certificate");
         assert_eq!(id.kind(), IdentityKind::Certificate);
         assert_eq!(id.attribute(&Attribute::ClientId), Some("c1"));
-        assert_eq!(id.attribute(&Attribute::Claim("role".into())), Some("admin"));
+        assert_eq!(
+            id.attribute(&Attribute::Claim("role".into())),
+            Some("admin")
+        );
         assert_eq!(id.attribute(&Attribute::Username), None);
         assert_eq!(id.attribute(&Attribute::Kind), Some("certificate"));
     }

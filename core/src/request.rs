@@ -321,7 +321,10 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(check_filter(b"$share/g/a/#/b"), Err(Malformed::MisplacedHash));
+        assert_eq!(
+            check_filter(b"$share/g/a/#/b"),
+            Err(Malformed::MisplacedHash)
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use crate::policy::pattern::{Binding, GlobTok};
 /// Whether the tokens can go into a GlobSet: no variables, no `?` (GlobSet's `?` is one byte,
 /// ours one character).
 pub(crate) fn fits_globset(toks: &[GlobTok]) -> bool {
-    toks.iter().all(|t| matches!(t, GlobTok::Lit(_) | GlobTok::Star))
+    toks.iter()
+        .all(|t| matches!(t, GlobTok::Lit(_) | GlobTok::Star))
 }
 
 /// Builds a GlobSet from `*`-only token lists, every other character literal.

@@ -208,7 +208,10 @@ impl Builder {
             let start = statements.len() as u32;
             let mut ids = HashSet::new();
             if name.is_empty() {
-                problems.push(Problem::new(Location::Document, "a policy has an empty name"));
+                problems.push(Problem::new(
+                    Location::Document,
+                    "a policy has an empty name",
+                ));
             }
             for st in list {
                 let at = Location::Statement {
@@ -304,10 +307,9 @@ impl Builder {
             for p in &g.policies {
                 match policies.iter().position(|info| &*info.name == p.as_str()) {
                     Some(i) => attached.push(i as u32),
-                    None => problems.push(Problem::new(
-                        at.clone(),
-                        format!("unknown policy `{p}`"),
-                    )),
+                    None => {
+                        problems.push(Problem::new(at.clone(), format!("unknown policy `{p}`")))
+                    }
                 }
             }
             attached.sort_unstable();
@@ -330,16 +332,20 @@ impl Builder {
                 let mut indexes = Vec::with_capacity(policies.len());
                 for info in &policies {
                     let range = info.statements.start as usize..info.statements.end as usize;
-                    let patterns = statements[range.clone()]
-                        .iter()
-                        .zip(range)
-                        .flat_map(|(st, i)| {
-                            st.resources
-                                .iter()
-                                .map(move |r| (i as u32, st.effect, r.kind, &r.pattern))
-                        });
+                    let patterns =
+                        statements[range.clone()]
+                            .iter()
+                            .zip(range)
+                            .flat_map(|(st, i)| {
+                                st.resources
+                                    .iter()
+                                    .map(move |r| (i as u32, st.effect, r.kind, &r.pattern))
+                            });
                     let index = PolicyIndex::build(patterns).map_err(|message| {
-                        Error::single(Location::Document, format!("policy `{}`: {message}", info.name))
+                        Error::single(
+                            Location::Document,
+                            format!("policy `{}`: {message}", info.name),
+                        )
                     })?;
                     indexes.push(index);
                 }

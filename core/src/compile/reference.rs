@@ -136,7 +136,8 @@ fn glob_recursive(toks: &[GlobTok], text: &str) -> bool {
             chars.next().is_some() && glob_recursive(rest, chars.as_str())
         }
         Some((GlobTok::Star, rest)) => {
-            text.char_indices().any(|(i, _)| glob_recursive(rest, &text[i..]))
+            text.char_indices()
+                .any(|(i, _)| glob_recursive(rest, &text[i..]))
                 || glob_recursive(rest, "")
         }
     }

@@ -199,7 +199,10 @@ mod tests {
         .unwrap();
         let st = &doc.policies["p"][0];
         assert_eq!(st.effect, Effect::Allow);
-        assert_eq!(st.operations, vec![OperationName::Publish, OperationName::All]);
+        assert_eq!(
+            st.operations,
+            vec![OperationName::Publish, OperationName::All]
+        );
         assert_eq!(st.match_mode, MatchMode::Glob);
         assert_eq!(st.qos, Some(vec![0]));
         assert_eq!(st.retain, Some(false));

@@ -8,7 +8,9 @@ pub mod mosquitto_acl;
 pub mod pattern;
 pub mod selection;
 
-pub use document::{Document, Effect, Group, MatchMode, OperationName, Statement, DOCUMENT_VERSION};
+pub use document::{
+    Document, Effect, Group, MatchMode, OperationName, Statement, DOCUMENT_VERSION,
+};
 
 use crate::error::Problem;
 

@@ -86,7 +86,10 @@ impl Binding {
     pub fn of(value: Option<&str>) -> Binding {
         match value {
             None | Some("") => Binding::Absent,
-            Some(v) if v.bytes().any(|b| matches!(b, b'/' | b'+' | b'#' | b'*' | b'?' | 0)) => {
+            Some(v)
+                if v.bytes()
+                    .any(|b| matches!(b, b'/' | b'+' | b'#' | b'*' | b'?' | 0)) =>
+            {
                 Binding::Unsafe
             }
             Some(v) => Binding::Usable(v.into()),
@@ -408,8 +411,12 @@ mod tests {
     #[test]
     fn mqtt_levels_and_variables() {
         let mut vars = VarTable::default();
-        let p = parse_pattern("a/+/dev-${clientid}/${thingName}/#", MatchMode::Mqtt, &mut vars)
-            .unwrap();
+        let p = parse_pattern(
+            "a/+/dev-${clientid}/${thingName}/#",
+            MatchMode::Mqtt,
+            &mut vars,
+        )
+        .unwrap();
         assert_eq!(
             p,
             Pattern::Mqtt(
@@ -486,7 +493,12 @@ mod tests {
         let mut vars = VarTable::default();
         let r = parse_resource("topicfilter:a/+", MatchMode::Mqtt, &mut vars).unwrap();
         assert_eq!(r.kind, Some(ResourceKind::TopicFilter));
-        assert_eq!(parse_resource("*", MatchMode::Mqtt, &mut vars).unwrap().kind, None);
+        assert_eq!(
+            parse_resource("*", MatchMode::Mqtt, &mut vars)
+                .unwrap()
+                .kind,
+            None
+        );
         assert!(parse_resource("queue:a", MatchMode::Mqtt, &mut vars).is_err());
         assert!(parse_resource("a/b", MatchMode::Mqtt, &mut vars).is_err());
     }

@@ -230,7 +230,10 @@ mod tests {
         assert!(r.matches(&thing("a-01")));
         let r = SelectionRule::parse("thingName: *").unwrap();
         assert!(r.matches(&thing("x")));
-        assert!(!r.matches(&Identity::new(IdentityKind::Psk)), "absent never matches");
+        assert!(
+            !r.matches(&Identity::new(IdentityKind::Psk)),
+            "absent never matches"
+        );
         assert!(!r.matches(&thing("")), "empty never matches");
         let r = SelectionRule::parse("*").unwrap();
         assert!(r.matches(&Identity::new(IdentityKind::Anonymous)));
