@@ -19,6 +19,8 @@ pub enum Location {
     Line(usize),
     /// A group, by name.
     Group(String),
+    /// A policy, by name.
+    Policy(String),
     /// A statement, by policy name and statement id.
     Statement {
         /// The policy holding the statement.
@@ -44,6 +46,7 @@ impl fmt::Display for Location {
             Location::Json { line, column } => write!(f, "line {line}, column {column}"),
             Location::Line(line) => write!(f, "line {line}"),
             Location::Group(name) => write!(f, "group `{name}`"),
+            Location::Policy(name) => write!(f, "policy `{name}`"),
             Location::Statement { policy, statement } => {
                 write!(f, "statement `{policy}/{statement}`")
             }

@@ -212,20 +212,28 @@ impl Principal {
         let decision = self.decide(request);
         let snap = &*self.snapshot;
         let mut matched = Vec::new();
+        let mut notes = Vec::new();
         if let Ok(checked) = request.check() {
             let mut hits = Vec::new();
             self.for_each_match(&checked, true, &mut |s| hits.push(s));
             hits.sort_unstable();
             hits.dedup();
             for s in hits {
-                if let Some(st) = snap.statements.get(s as usize) {
-                    if st.covers(checked.operation, checked.qos, checked.retain) {
-                        matched.push((st.effect(), format!("{}/{}", st.policy(), st.id())));
-                    }
+                let Some(st) = snap.statements.get(s as usize) else {
+                    continue;
+                };
+                let name = format!("{}/{}", st.policy(), st.id());
+                if st.covers(checked.operation, checked.qos, checked.retain) {
+                    matched.push((st.effect(), name));
+                } else if st.covers_operation(checked.operation) {
+                    notes.push(format!(
+                        "statement `{name}` ({}) matches the resource but not the request's QoS \
+                         or retain flag",
+                        st.effect()
+                    ));
                 }
             }
         }
-        let mut notes = Vec::new();
         for (var, b) in snap.vars.vars().iter().zip(self.bindings.iter()) {
             match b {
                 Binding::Usable(_) => {}

@@ -229,6 +229,9 @@ pub fn check_filter(bytes: &[u8]) -> Result<&str, Malformed> {
     } else {
         s
     };
+    if inner.starts_with("$share/") || inner.starts_with("$queue/") {
+        return Err(Malformed::InvalidSharedSubscription);
+    }
     check_filter_levels(inner)?;
     Ok(inner)
 }
@@ -314,6 +317,8 @@ mod tests {
             b"$share/#/a",
             b"$share/g+/a",
             b"$queue/",
+            b"$share/g/$share/h/a",
+            b"$queue/$share/h/a",
         ] {
             assert_eq!(
                 check_filter(bad),

@@ -11,7 +11,7 @@ use mqward_core::{
 };
 use proptest::prelude::*;
 
-const LEVELS: &[&str] = &["a", "$s", "", "dev-1", "a", "$s"];
+const LEVELS: &[&str] = &["a", "$s", "", "dev-1", "a", "$s", ".", "x.json"];
 const VARS: &[&str] = &["${clientid}", "${thingName}", "${claim.zone}"];
 const VALUES: &[&str] = &["a", "b", "dev-1", "1", "", "+", "#", "a/b", "*", "x?"];
 

@@ -12,6 +12,12 @@ pub(crate) fn fits_globset(toks: &[GlobTok]) -> bool {
         .all(|t| matches!(t, GlobTok::Lit(_) | GlobTok::Star))
 }
 
+/// Appended to every GlobSet pattern and candidate. GlobSet reads candidates as paths and finds
+/// no file name in one ending with `.` (`a/..`), which would make its extension strategy miss;
+/// a NUL, which no valid topic or client id holds, keeps the last byte from ever being `.` while
+/// leaving what matches unchanged.
+pub(crate) const SENTINEL: char = '\0';
+
 /// Builds a GlobSet from `*`-only token lists, every other character literal.
 pub(crate) fn build_set<'a>(
     patterns: impl IntoIterator<Item = &'a [GlobTok]>,
@@ -28,6 +34,7 @@ pub(crate) fn build_set<'a>(
                 }
             }
         }
+        text.push(SENTINEL);
         let glob = GlobBuilder::new(&text)
             .literal_separator(false)
             .backslash_escape(false)
@@ -132,6 +139,17 @@ mod tests {
     }
 
     #[test]
+    fn globset_sees_topics_ending_in_dots() {
+        let pats = [toks("*."), toks("*.json")];
+        let set = build_set(pats.iter().map(|p| p.as_slice())).unwrap();
+        for t in ["a/..", "..", "x.", "."] {
+            assert!(set.is_match(format!("{t}{SENTINEL}")), "{t}");
+        }
+        assert!(set.is_match(format!("a/b.json{SENTINEL}")));
+        assert!(!set.is_match(format!("a/b.json/..x{SENTINEL}")));
+    }
+
+    #[test]
     fn hostile_input_stays_linear() {
         let p = toks("*a*a*a*a*a*a*a*a*b");
         let text = "a".repeat(60_000);
@@ -142,11 +160,12 @@ mod tests {
     fn globset_treats_specials_literally() {
         let pats = [toks("a/[x]/*"), toks("b{1,2}*"), toks("c\\*")];
         let set = build_set(pats.iter().map(|p| p.as_slice())).unwrap();
-        assert!(set.is_match("a/[x]/y/z"));
-        assert!(!set.is_match("a/x/y"));
-        assert!(set.is_match("b{1,2}"));
-        assert!(!set.is_match("b1"));
-        assert!(set.is_match("c\\anything"));
-        assert!(set.is_match("a/[x]/line\nbreak"), "`*` spans newlines");
+        let is_match = |t: &str| set.is_match(format!("{t}{SENTINEL}"));
+        assert!(is_match("a/[x]/y/z"));
+        assert!(!is_match("a/x/y"));
+        assert!(is_match("b{1,2}"));
+        assert!(!is_match("b1"));
+        assert!(is_match("c\\anything"));
+        assert!(is_match("a/[x]/line\nbreak"), "`*` spans newlines");
     }
 }

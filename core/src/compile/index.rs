@@ -6,14 +6,20 @@ use std::cell::RefCell;
 use globset::{Candidate, GlobSet};
 use rustc_hash::FxHashMap;
 
-use super::glob::{build_set, fits_globset, glob_matches};
+use super::glob::{build_set, fits_globset, glob_matches, SENTINEL};
 use super::trie::{tmpl_matches, Node};
 use crate::policy::pattern::{Binding, GlobTok, Pattern, Piece, ResourceKind};
 use crate::policy::Effect;
 
+/// Reused buffers for GlobSet matching, so a decision does not allocate.
+#[derive(Default)]
+struct Scratch {
+    candidate: String,
+    hits: Vec<usize>,
+}
+
 thread_local! {
-    /// Reused buffer for GlobSet matches, so matching does not allocate.
-    static GLOB_HITS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -137,7 +143,6 @@ impl PolicyIndex {
         }
         let dollar_topic = resource.starts_with('$');
         if let Some(set) = &k.glob_set {
-            let candidate = Candidate::new(resource);
             let mut report = |hits: &[usize]| {
                 for &i in hits {
                     if let Some(e) = k.glob_entries.get(i) {
@@ -147,12 +152,17 @@ impl PolicyIndex {
                     }
                 }
             };
-            GLOB_HITS.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut hits) => {
-                    set.matches_candidate_into(&candidate, &mut hits);
-                    report(&hits);
+            SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => {
+                    let Scratch { candidate, hits } = &mut *scratch;
+                    candidate.clear();
+                    candidate.push_str(resource);
+                    candidate.push(SENTINEL);
+                    set.matches_candidate_into(&Candidate::new(candidate.as_str()), hits);
+                    report(hits);
                 }
-                Err(_) => report(&set.matches_candidate(&candidate)),
+                // Only reachable if matching re-entered itself; allocate rather than fail.
+                Err(_) => report(&set.matches(format!("{resource}{SENTINEL}"))),
             });
         }
         for (toks, e) in &k.glob_tmpl {

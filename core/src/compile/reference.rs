@@ -174,6 +174,8 @@ fn contains(p: &[Lvl<'_>], f: &[Lvl<'_>], first: bool) -> bool {
         (Some(Lvl::Hash), _) => true,
         (None, None) => true,
         (None, Some(_)) | (Some(_), None) => false,
+        // Every topic has at least one level, so at the root `+/#` matches all that `#` does.
+        (Some(Lvl::Plus), Some(Lvl::Hash)) if first => p[1..] == [Lvl::Hash],
         (Some(Lvl::Plus), Some(Lvl::Lit(_) | Lvl::Plus)) => contains(&p[1..], &f[1..], false),
         (Some(Lvl::Plus), Some(Lvl::Hash)) => false,
         (Some(Lvl::Lit(a)), Some(Lvl::Lit(b))) => a == b && contains(&p[1..], &f[1..], false),
@@ -234,6 +236,9 @@ mod tests {
         assert!(!m("a/b", F, Effect::Allow, "a/+"));
         assert!(!m("#", F, Effect::Allow, "$SYS/#"));
         assert!(m("#", F, Effect::Allow, "#"));
+        assert!(m("+/#", F, Effect::Allow, "#"));
+        assert!(!m("+/+/#", F, Effect::Allow, "#"));
+        assert!(!m("a/+/#", F, Effect::Allow, "a/#"));
         assert!(m("a/secret/#", F, Effect::Deny, "a/#"));
         assert!(m("a/secret/#", F, Effect::Deny, "+/secret"));
         assert!(!m("a/secret/#", F, Effect::Deny, "a/public/#"));

@@ -109,7 +109,14 @@ impl Node {
         }
         match level {
             None => self.end.iter().for_each(|s| out(*s)),
-            Some("#") => {}
+            Some("#") => {
+                // Every topic has at least one level, so at the root `+/#` contains `#`.
+                if first {
+                    if let Some(p) = &self.plus {
+                        p.hash.iter().for_each(|s| out(*s));
+                    }
+                }
+            }
             Some("+") => {
                 if let Some(p) = &self.plus {
                     p.containing(rest, false, b, out);

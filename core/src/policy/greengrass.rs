@@ -113,10 +113,13 @@ const REQUEST_PREFIXES: [(&str, &str, bool); 3] = [
 /// with `deviceGroups` (the whole component configuration) or with `definitions` or
 /// `formatVersion` (just the `deviceGroups` part). Native documents have none of these fields.
 pub fn is_greengrass(value: &serde_json::Value) -> bool {
+    // A native document always has `version`: a typo next to it must not switch formats.
     value.as_object().is_some_and(|o| {
-        ["deviceGroups", "definitions", "formatVersion"]
-            .iter()
-            .any(|k| o.contains_key(*k))
+        o.contains_key("deviceGroups")
+            || (!o.contains_key("version")
+                && ["definitions", "formatVersion"]
+                    .iter()
+                    .any(|k| o.contains_key(*k)))
     })
 }
 

@@ -656,24 +656,15 @@ mod tests {
         );
         let rw = statement(doc, "user:alice", "line-9");
         assert_eq!(rw.operations, [Publish, Receive]);
-        assert_eq!(
-            rw.resources,
-            ["topic:home/alice/#"]
-        );
+        assert_eq!(rw.resources, ["topic:home/alice/#"]);
         let deny = statement(doc, "user:alice", "line-10");
         assert_eq!(deny.effect, Effect::Deny);
         assert_eq!(deny.operations, [Publish, Receive]);
-        assert_eq!(
-            deny.resources,
-            ["topic:home/alice/secret"]
-        );
+        assert_eq!(deny.resources, ["topic:home/alice/secret"]);
         // The rest of the line is the topic, spaces included.
         let spaced = statement(doc, "user:alice", "line-11");
         assert_eq!(spaced.operations, [Receive]);
-        assert_eq!(
-            spaced.resources,
-            ["topic:living room/lamp"]
-        );
+        assert_eq!(spaced.resources, ["topic:living room/lamp"]);
         let write = statement(doc, "user:svc-backend", "line-15");
         assert_eq!(write.operations, [Publish]);
         assert_eq!(write.resources, ["topic:commands/+/set"]);
@@ -697,10 +688,7 @@ mod tests {
             ["topic:users/${username}/inbox/#"]
         );
         let mixed = statement(doc, "patterns", "line-20");
-        assert_eq!(
-            mixed.resources,
-            ["topic:acct/${username}/${clientid}/100%"]
-        );
+        assert_eq!(mixed.resources, ["topic:acct/${username}/${clientid}/100%"]);
         let pattern_deny = statement(doc, "patterns", "line-21");
         assert_eq!(pattern_deny.effect, Effect::Deny);
 

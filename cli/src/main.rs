@@ -1,0 +1,43 @@
+//! `mqward`: check, explain and import MQTT authorization policies from the command line.
+//!
+//! Every command reads a file, works with `mqward-core`, and maps the outcome to an exit code:
+//! 0 success (for `explain`: allowed), 1 denied (`explain` only), 2 bad input of any kind.
+#![forbid(unsafe_code)]
+
+mod args;
+mod check;
+mod error;
+mod explain;
+mod files;
+mod import;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// The command did what was asked; for `explain`, the request is allowed.
+const EXIT_OK: u8 = 0;
+/// `explain` only: the request is denied.
+const EXIT_DENY: u8 = 1;
+/// Bad input: usage, an unreadable file, an invalid policy or a failed import.
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    // Clap prints its own usage errors and exits with 2 (`--help` and `--version` with 0).
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(a) => check::run(&a),
+        Command::Explain(a) => explain::run(&a),
+        Command::Import(a) => import::run(&a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report::error(&e);
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

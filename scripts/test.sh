@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every test of the workspace: unit, corpus, property,
+# adversarial and CLI tests, the doc examples, and the wasm32 build of the pure core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# Property tests run optimized so that thousands of cases stay quick.
+cargo test --workspace --release --all-targets
+cargo test --workspace --release --doc
+cargo build -p mqward-core --release --target wasm32-unknown-unknown
+echo "wasm32: mqward-core builds for wasm32-unknown-unknown"
