@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Property tests run optimized so that thousands of cases stay quick.
-cargo test --workspace --release --all-targets
+cargo test --workspace --release --lib --bins --tests
 cargo test --workspace --release --doc
 cargo build -p mqward-core --release --target wasm32-unknown-unknown
 echo "wasm32: mqward-core builds for wasm32-unknown-unknown"

@@ -2,7 +2,7 @@
 //! document is compiled and swapped in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
@@ -19,6 +19,8 @@ use crate::request::Request;
 pub struct Engine {
     current: ArcSwap<Snapshot>,
     generation: AtomicU64,
+    /// Serializes installs so that generations and snapshots stay paired; deciders never take it.
+    installing: Mutex<()>,
     builder: Builder,
 }
 
@@ -29,6 +31,7 @@ impl Engine {
         Engine {
             current: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
+            installing: Mutex::new(()),
             builder,
         }
     }
@@ -60,9 +63,16 @@ impl Engine {
 
     /// Swaps in a snapshot compiled elsewhere.
     pub fn install(&self, mut snapshot: Snapshot) {
+        // A poisoned lock only means another install panicked; the pairing it guards is intact.
+        let _guard = self
+            .installing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let generation = self.generation.load(Ordering::Acquire).wrapping_add(1);
         snapshot.generation = generation;
         self.current.store(Arc::new(snapshot));
+        // Published after the store: a decider that sees the new generation loads the new
+        // snapshot; one that still sees the old generation decides once more on the old one.
         self.generation.store(generation, Ordering::Release);
     }
 

@@ -40,3 +40,8 @@ pub use identity::{Attribute, CertField, Identity, IdentityKind};
 pub use policy::{Document, Effect, MatchMode};
 pub use principal::Principal;
 pub use request::{Malformed, Operation, Request};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -185,6 +185,9 @@ impl Principal {
                         let Some(st) = snap.statements.get(s as usize) else {
                             continue;
                         };
+                        if !st.covers_operation(checked.operation) {
+                            continue;
+                        }
                         let hit = st.parsed_resources().iter().any(|r| match r.kind {
                             None => true,
                             Some(k) => {

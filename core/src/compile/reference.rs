@@ -64,7 +64,7 @@ pub(crate) fn resource_matches(
             {
                 return false;
             }
-            glob_recursive(&resolved, resource)
+            super::glob::glob_matches(&resolved, resource, b)
         }
         Pattern::Mqtt(levels) => {
             let Some(texts) = resolve_levels(levels, b) else {
@@ -121,26 +121,6 @@ fn resolve_glob(toks: &[GlobTok], b: &[Binding]) -> Option<Vec<GlobTok>> {
             other => Some(other.clone()),
         })
         .collect()
-}
-
-/// Plain recursive glob matching (exponential in the worst case: reference use only).
-fn glob_recursive(toks: &[GlobTok], text: &str) -> bool {
-    match toks.split_first() {
-        None => text.is_empty(),
-        Some((GlobTok::Lit(l), rest)) => text
-            .strip_prefix(&**l)
-            .is_some_and(|t| glob_recursive(rest, t)),
-        Some((GlobTok::Var(_), _)) => false,
-        Some((GlobTok::One, rest)) => {
-            let mut chars = text.chars();
-            chars.next().is_some() && glob_recursive(rest, chars.as_str())
-        }
-        Some((GlobTok::Star, rest)) => {
-            text.char_indices()
-                .any(|(i, _)| glob_recursive(rest, &text[i..]))
-                || glob_recursive(rest, "")
-        }
-    }
 }
 
 /// Whether filter `p` matches topic `t`; with `dollar`, a leading wildcard skips `$` topics.
@@ -204,6 +184,47 @@ fn overlaps(p: &[Lvl<'_>], f: &[Lvl<'_>], first: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Plain recursive glob matching, exponential in the worst case: the oracle for the linear one.
+    fn glob_recursive(toks: &[GlobTok], text: &str) -> bool {
+        match toks.split_first() {
+            None => text.is_empty(),
+            Some((GlobTok::Lit(l), rest)) => text
+                .strip_prefix(&**l)
+                .is_some_and(|t| glob_recursive(rest, t)),
+            Some((GlobTok::Var(_), _)) => false,
+            Some((GlobTok::One, rest)) => {
+                let mut chars = text.chars();
+                chars.next().is_some() && glob_recursive(rest, chars.as_str())
+            }
+            Some((GlobTok::Star, rest)) => {
+                text.char_indices()
+                    .any(|(i, _)| glob_recursive(rest, &text[i..]))
+                    || glob_recursive(rest, "")
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn linear_glob_agrees_with_recursive(
+            pattern in "[ab*?/é]{0,8}",
+            text in "[ab/é]{0,10}",
+        ) {
+            let toks = match crate::policy::pattern::parse_pattern(
+                &pattern, MatchMode::Glob, &mut VarTable::default()) {
+                Ok(Pattern::Glob(t)) => t,
+                _ => return Ok(()),
+            };
+            prop_assert_eq!(
+                super::super::glob::glob_matches(&toks, &text, &[]),
+                glob_recursive(&toks, &text),
+                "{} vs {}", pattern, text
+            );
+        }
+    }
+
     use crate::policy::pattern::{parse_pattern, VarTable};
     use crate::policy::MatchMode;
 

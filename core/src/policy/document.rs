@@ -159,13 +159,27 @@ impl Document {
         if crate::policy::greengrass::is_greengrass(&value) {
             return crate::policy::greengrass::import_value(&value).map(|import| import.document);
         }
-        serde_json::from_value::<Document>(value).map_err(|e| {
-            // Values lose positions; parse again from the bytes to report line and column.
-            match serde_json::from_slice::<Document>(bytes) {
-                Err(positioned) => json_error(positioned),
-                Ok(_) => json_error(e),
+        match serde_json::from_value::<Document>(value.clone()) {
+            Ok(doc) => Ok(doc),
+            Err(e) => {
+                // Name every statement and group that fails on its own; the position of the
+                // first problem comes from parsing the bytes again (values carry no positions).
+                let mut problems = located_problems(&value);
+                let positioned = serde_json::from_slice::<Document>(bytes).err().unwrap_or(e);
+                if problems.is_empty() {
+                    return Err(json_error(positioned));
+                }
+                if let Some(first) = problems.first_mut() {
+                    first.message = format!(
+                        "{} (line {}, column {})",
+                        first.message,
+                        positioned.line(),
+                        positioned.column()
+                    );
+                }
+                Err(Error::from_problems(problems))
             }
-        })
+        }
     }
 
     /// Writes the document as pretty JSON.
@@ -173,6 +187,48 @@ impl Document {
         // Serializing this plain tree of strings, numbers and maps cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// Tries each statement and group on its own and reports those that fail, by name.
+fn located_problems(value: &serde_json::Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(policies) = value.get("policies").and_then(|p| p.as_object()) {
+        for (policy, statements) in policies {
+            let Some(list) = statements.as_array() else {
+                continue;
+            };
+            for (i, st) in list.iter().enumerate() {
+                if let Err(e) = serde_json::from_value::<Statement>(st.clone()) {
+                    let statement = st
+                        .get("id")
+                        .and_then(|id| id.as_str())
+                        .map_or_else(|| format!("#{i}"), str::to_owned);
+                    problems.push(Problem::new(
+                        Location::Statement {
+                            policy: policy.clone(),
+                            statement,
+                        },
+                        format!("invalid statement: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(groups) = value.get("groups").and_then(|g| g.as_array()) {
+        for (i, g) in groups.iter().enumerate() {
+            if let Err(e) = serde_json::from_value::<Group>(g.clone()) {
+                let name = g
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .map_or_else(|| format!("#{i}"), str::to_owned);
+                problems.push(Problem::new(
+                    Location::Group(name),
+                    format!("invalid group: {e}"),
+                ));
+            }
+        }
+    }
+    problems
 }
 
 fn json_error(e: serde_json::Error) -> Error {
@@ -217,6 +273,28 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("efect"), "{text}");
         assert!(text.contains("line 2"), "{text}");
+        assert!(text.contains("statement `p/s`"), "{text}");
+    }
+
+    #[test]
+    fn names_every_bad_statement_and_group() {
+        let err = Document::from_json(
+            br#"{"version":1,"groups":[{"name":"g","selectionRule":"*","polices":[]}],
+                "policies":{"p":[{"id":"a","effect":"alow","operations":[],"resources":[]},
+                                 {"id":"b","effect":"allow","operations":["publish"],"resources":[]},
+                                 {"id":"c","effect":"deny","operations":["jump"],"resources":[]}]}}"#,
+        )
+        .unwrap_err();
+        let at: Vec<String> = err
+            .problems()
+            .iter()
+            .map(|p| p.location.to_string())
+            .collect();
+        assert_eq!(
+            at,
+            ["statement `p/a`", "statement `p/c`", "group `g`"],
+            "{err}"
+        );
     }
 
     #[test]

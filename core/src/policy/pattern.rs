@@ -9,6 +9,10 @@ use crate::policy::MatchMode;
 /// Longest pattern accepted, in bytes (the MQTT limit for a topic).
 pub const MAX_PATTERN_LEN: usize = 65_535;
 
+/// Most levels an MQTT-mode pattern may have. Matching walks a pattern level by level, so this
+/// bounds the work and stack of every decision whatever the request; real policies stay far below.
+pub const MAX_PATTERN_LEVELS: usize = 128;
+
 /// What a resource names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceKind {
@@ -76,8 +80,9 @@ pub enum Binding {
     Usable(Box<str>),
     /// No value, or an empty one: a statement that needs it never matches.
     Absent,
-    /// A value that could act as a wildcard or span levels: allow statements that need it never
-    /// match, and deny statements that need it match every resource of their kind (fail closed).
+    /// A value that could act as a wildcard, span levels or open a `$` topic (a leading `$`):
+    /// allow statements that need it never match, and deny statements that need it match every
+    /// resource of their kind (fail closed).
     Unsafe,
 }
 
@@ -87,8 +92,9 @@ impl Binding {
         match value {
             None | Some("") => Binding::Absent,
             Some(v)
-                if v.bytes()
-                    .any(|b| matches!(b, b'/' | b'+' | b'#' | b'*' | b'?' | 0)) =>
+                if v.starts_with('$')
+                    || v.bytes()
+                        .any(|b| matches!(b, b'/' | b'+' | b'#' | b'*' | b'?' | 0)) =>
             {
                 Binding::Unsafe
             }
@@ -371,6 +377,11 @@ fn mqtt_levels(pieces: &[Piece]) -> Result<Vec<Level>, String> {
         }
     }
     let count = levels.len();
+    if count > MAX_PATTERN_LEVELS {
+        return Err(format!(
+            "pattern has {count} levels; at most {MAX_PATTERN_LEVELS} are allowed"
+        ));
+    }
     let mut out = Vec::with_capacity(count);
     for (i, level) in levels.into_iter().enumerate() {
         let has_var = level.iter().any(|p| matches!(p, Piece::Var(_)));
@@ -451,6 +462,8 @@ mod tests {
         assert!(mqtt("a/${clientid}+").is_err());
         assert!(mqtt("").is_err());
         assert!(mqtt("a\0b").is_err());
+        assert!(mqtt(&["a"; MAX_PATTERN_LEVELS].join("/")).is_ok());
+        assert!(mqtt(&["a"; MAX_PATTERN_LEVELS + 1].join("/")).is_err());
     }
 
     #[test]
@@ -507,9 +520,10 @@ mod tests {
     fn bindings() {
         assert_eq!(Binding::of(None), Binding::Absent);
         assert_eq!(Binding::of(Some("")), Binding::Absent);
-        for bad in ["+", "#", "a/b", "a\0", "*", "x?"] {
+        for bad in ["+", "#", "a/b", "a\0", "*", "x?", "$SYS"] {
             assert_eq!(Binding::of(Some(bad)), Binding::Unsafe, "{bad:?}");
         }
         assert_eq!(Binding::of(Some("dev-1")).usable(), Some("dev-1"));
+        assert_eq!(Binding::of(Some("a$b")).usable(), Some("a$b"));
     }
 }
