@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::compile::levels::Levels;
 use crate::compile::reference::resource_matches;
 use crate::compile::{kind_of, Matcher, Snapshot};
 use crate::decision::{Decision, Explanation, Reason};
@@ -124,9 +125,11 @@ impl Principal {
         };
         let snap = &*self.snapshot;
         let (mut deny, mut allow) = (u32::MAX, u32::MAX);
-        let mut consider = |s: u32| {
+        let mut consider = |s: u32, deny_only: bool| {
             if let Some(st) = snap.statements.get(s as usize) {
-                if st.covers(checked.operation, checked.qos, checked.retain) {
+                if (!deny_only || st.effect() == Effect::Deny)
+                    && st.covers(checked.operation, checked.qos, checked.retain)
+                {
                     match st.effect() {
                         Effect::Deny => deny = deny.min(s),
                         Effect::Allow => allow = allow.min(s),
@@ -159,20 +162,21 @@ impl Principal {
 
     /// Reports statements whose resources match (operations and conditions unchecked), by the
     /// snapshot's strategy or, with `linear`, by the plain reference.
-    fn for_each_match(&self, checked: &Checked<'_>, linear: bool, out: &mut impl FnMut(u32)) {
+    fn for_each_match(&self, checked: &Checked<'_>, linear: bool, out: &mut impl FnMut(u32, bool)) {
         let snap = &*self.snapshot;
         let kind = kind_of(checked.operation);
         let bit = kind_bit(kind);
         for &(s, mask) in self.forced_denies.iter() {
             if mask & bit != 0 {
-                out(s);
+                out(s, true);
             }
         }
         match &snap.matcher {
             Matcher::Indexed(indexes) if !linear => {
+                let lv = Levels::new(checked.resource);
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
-                        index.collect(kind, checked.resource, &self.bindings, out);
+                        index.collect(kind, &lv, &self.bindings, out);
                     }
                 }
             }
@@ -202,7 +206,7 @@ impl Principal {
                             }
                         });
                         if hit {
-                            out(s);
+                            out(s, false);
                         }
                     }
                 }
@@ -218,7 +222,7 @@ impl Principal {
         let mut notes = Vec::new();
         if let Ok(checked) = request.check() {
             let mut hits = Vec::new();
-            self.for_each_match(&checked, true, &mut |s| hits.push(s));
+            self.for_each_match(&checked, true, &mut |s, _| hits.push(s));
             hits.sort_unstable();
             hits.dedup();
             for s in hits {

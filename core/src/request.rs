@@ -189,7 +189,7 @@ fn text(bytes: &[u8]) -> Result<&str, Malformed> {
         return Err(Malformed::TooLong);
     }
     let s = std::str::from_utf8(bytes).map_err(|_| Malformed::InvalidUtf8)?;
-    if s.contains('\0') {
+    if memchr::memchr(0, bytes).is_some() {
         return Err(Malformed::Nul);
     }
     Ok(s)
@@ -197,11 +197,21 @@ fn text(bytes: &[u8]) -> Result<&str, Malformed> {
 
 /// Checks a topic name (publish, receive).
 pub fn check_topic(bytes: &[u8]) -> Result<&str, Malformed> {
-    let s = text(bytes)?;
-    if s.bytes().any(|b| b == b'+' || b == b'#') {
-        return Err(Malformed::WildcardInTopic);
+    if bytes.is_empty() {
+        return Err(Malformed::Empty);
     }
-    Ok(s)
+    if bytes.len() > MAX_TOPIC_LEN {
+        return Err(Malformed::TooLong);
+    }
+    // One vectorized pass finds NUL and wildcards; UTF-8 is validated after.
+    if let Some(i) = memchr::memchr3(0, b'+', b'#', bytes) {
+        return Err(match memchr::memchr(0, bytes) {
+            Some(_) => Malformed::Nul,
+            None if std::str::from_utf8(&bytes[..i]).is_err() => Malformed::InvalidUtf8,
+            None => Malformed::WildcardInTopic,
+        });
+    }
+    std::str::from_utf8(bytes).map_err(|_| Malformed::InvalidUtf8)
 }
 
 /// Checks a client id.

@@ -1,9 +1,106 @@
-//! Glob-mode matching for the indexed strategy: a GlobSet for fixed `*` patterns, and a linear-time
-//! matcher for patterns with variables or `?`.
+//! Glob-mode matching for the indexed strategy. Patterns hang in a trie by their leading literal
+//! levels (`fleet/fam-1/shadow/*` under `fleet` > `fam-1` > `shadow`), so a request only meets the
+//! globs that share its first levels. The rest of a pattern (its tail) is matched by a linear-time
+//! matcher, or, where many fixed tails share a node, by one GlobSet.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::cell::RefCell;
 
 use crate::policy::pattern::{Binding, GlobTok};
+use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// From this many fixed (`*`-only) tails at one node on, they are matched by a GlobSet.
+const GLOBSET_FROM: usize = 8;
+
+/// What a glob hit reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GlobEntry {
+    /// The statement.
+    pub stmt: u32,
+    /// An allow pattern starting with a wildcard: it never matches a `$` topic.
+    pub dollar_rule: bool,
+}
+
+/// The glob tails hung on one trie node.
+#[derive(Debug, Default)]
+pub(crate) struct Tails {
+    tails: Vec<(Box<[GlobTok]>, GlobEntry)>,
+    set: Option<(GlobSet, Box<[GlobEntry]>)>,
+}
+
+/// Reused buffers for GlobSet matching, so a decision does not allocate.
+#[derive(Default)]
+struct Scratch {
+    candidate: String,
+    hits: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Tails {
+    pub(crate) fn push(&mut self, tail: Box<[GlobTok]>, entry: GlobEntry) {
+        self.tails.push((tail, entry));
+    }
+
+    /// Moves a large group of fixed tails into a GlobSet.
+    pub(crate) fn finish(&mut self) -> Result<(), String> {
+        let fixed = self.tails.iter().filter(|(t, _)| fits_globset(t)).count();
+        if fixed >= GLOBSET_FROM {
+            let (set_tails, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.tails)
+                .into_iter()
+                .partition(|(t, _)| fits_globset(t));
+            let set = build_set(set_tails.iter().map(|(t, _)| &**t))?;
+            self.set = Some((set, set_tails.into_iter().map(|(_, e)| e).collect()));
+            self.tails = rest;
+        }
+        self.tails.shrink_to_fit();
+        Ok(())
+    }
+
+    /// Reports the tails that match `rest`. With `dollar_root`, `rest` is the whole topic, so
+    /// allow patterns starting with a wildcard skip it when it starts with `$`.
+    pub(crate) fn matches(
+        &self,
+        rest: &str,
+        dollar_root: bool,
+        b: &[Binding],
+        out: &mut impl FnMut(u32, bool),
+    ) {
+        let dollar = dollar_root && rest.starts_with('$');
+        let mut report = |e: &GlobEntry| {
+            if !(dollar && e.dollar_rule) {
+                out(e.stmt, false);
+            }
+        };
+        for (toks, e) in &self.tails {
+            if glob_matches(toks, rest, b) {
+                report(e);
+            }
+        }
+        if let Some((set, entries)) = &self.set {
+            let mut hits_of = |hits: &[usize]| {
+                for &h in hits {
+                    if let Some(e) = entries.get(h) {
+                        report(e);
+                    }
+                }
+            };
+            SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => {
+                    let Scratch { candidate, hits } = &mut *scratch;
+                    candidate.clear();
+                    candidate.push_str(rest);
+                    candidate.push(SENTINEL);
+                    set.matches_candidate_into(&Candidate::new(candidate.as_str()), hits);
+                    hits_of(hits);
+                }
+                // Only reachable if matching re-entered itself; allocate rather than fail.
+                Err(_) => hits_of(&set.matches(format!("{rest}{SENTINEL}"))),
+            });
+        }
+    }
+}
 
 /// Whether the tokens can go into a GlobSet: no variables, no `?` (GlobSet's `?` is one byte,
 /// ours one character).

@@ -1,43 +1,23 @@
 //! The indexed strategy: per policy and resource kind, a trie for MQTT-mode patterns, a hash map
-//! for exact strings, a GlobSet for fixed globs, and short lists for patterns with variables.
+//! for exact strings, and a literal-prefix trie for globs.
 
-use std::cell::RefCell;
-
-use globset::{Candidate, GlobSet};
-use rustc_hash::FxHashMap;
-
-use super::glob::{build_set, fits_globset, glob_matches, SENTINEL};
+use super::glob::GlobEntry;
+use super::levels::Levels;
 use super::trie::{tmpl_matches, Node};
-use crate::policy::pattern::{Binding, GlobTok, Pattern, Piece, ResourceKind};
+use crate::policy::pattern::{Binding, Pattern, Piece, ResourceKind};
 use crate::policy::Effect;
-
-/// Reused buffers for GlobSet matching, so a decision does not allocate.
-#[derive(Default)]
-struct Scratch {
-    candidate: String,
-    hits: Vec<usize>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-#[derive(Debug, Clone, Copy)]
-struct GlobEntry {
-    stmt: u32,
-    /// An allow pattern that starts with a wildcard: it never matches a `$` topic.
-    dollar_rule: bool,
-}
 
 #[derive(Debug, Default)]
 struct KindIndex {
-    allow: Node,
-    deny: Node,
-    exact: FxHashMap<Box<str>, Vec<u32>>,
+    /// For topics and client ids: every pattern, MQTT levels, exact texts and glob tails in one
+    /// trie, walked once. For filters: the MQTT-mode allows (matched by containment).
+    main: Node,
+    /// MQTT-mode deny patterns on filters (matched by overlap rather than containment).
+    deny_filters: Node,
+    /// Exact and glob patterns on filters, compared with the filter as text.
+    text_filters: Node,
+    /// Exact patterns with variables.
     exact_tmpl: Vec<(Box<[Piece]>, u32)>,
-    glob_set: Option<GlobSet>,
-    glob_entries: Vec<GlobEntry>,
-    glob_tmpl: Vec<(Box<[GlobTok]>, GlobEntry)>,
 }
 
 /// The compiled matchers of one policy.
@@ -61,21 +41,28 @@ impl PolicyIndex {
         patterns: impl IntoIterator<Item = (u32, Effect, Option<ResourceKind>, &'a Pattern)>,
     ) -> Result<PolicyIndex, String> {
         let mut index = PolicyIndex::default();
-        let mut fixed_globs: [Vec<(&'a [GlobTok], GlobEntry)>; 3] = Default::default();
         for (stmt, effect, kind, pattern) in patterns {
             let Some(kind) = kind else {
                 index.any.push(stmt);
                 continue;
             };
             let k = &mut index.kinds[slot(kind)];
+            let text_trie = if kind == ResourceKind::TopicFilter {
+                &mut k.text_filters
+            } else {
+                &mut k.main
+            };
             match pattern {
-                Pattern::Mqtt(levels) => match effect {
-                    Effect::Allow => k.allow.insert(levels, stmt),
-                    Effect::Deny => k.deny.insert(levels, stmt),
-                },
+                Pattern::Mqtt(levels) => {
+                    if kind == ResourceKind::TopicFilter && effect == Effect::Deny {
+                        k.deny_filters.insert(levels, stmt);
+                    } else {
+                        k.main.insert(levels, stmt);
+                    }
+                }
                 Pattern::Exact(pieces) => {
                     if let [Piece::Text(t)] = &**pieces {
-                        k.exact.entry(t.clone()).or_default().push(stmt);
+                        text_trie.insert_exact(t, stmt);
                     } else {
                         k.exact_tmpl.push((pieces.clone(), stmt));
                     }
@@ -87,87 +74,52 @@ impl PolicyIndex {
                             && kind != ResourceKind::ClientId
                             && pattern.starts_with_wildcard(),
                     };
-                    if fits_globset(toks) {
-                        fixed_globs[slot(kind)].push((toks, entry));
-                    } else {
-                        k.glob_tmpl.push((toks.clone(), entry));
-                    }
+                    text_trie.insert_glob(toks, entry);
                 }
             }
         }
-        for (k, globs) in index.kinds.iter_mut().zip(fixed_globs) {
-            if !globs.is_empty() {
-                k.glob_set = Some(build_set(globs.iter().map(|(t, _)| *t))?);
-                k.glob_entries = globs.into_iter().map(|(_, e)| e).collect();
-            }
-            k.allow.shrink();
-            k.deny.shrink();
-            k.exact.shrink_to_fit();
+        for k in &mut index.kinds {
+            k.main.finish()?;
+            k.deny_filters.finish()?;
+            k.text_filters.finish()?;
+            k.exact_tmpl.shrink_to_fit();
         }
         index.any.shrink_to_fit();
         Ok(index)
     }
 
-    /// Reports every statement of this policy with a resource of `kind` that matches
-    /// `resource`, or a `*` resource. Operations and conditions are checked by the caller.
+    /// Reports every statement of this policy with a resource of `kind` that matches the
+    /// request split in `lv`, or a `*` resource, as `(statement, deny_only)`. Operations and
+    /// conditions are checked by the caller.
     pub(crate) fn collect(
         &self,
         kind: ResourceKind,
-        resource: &str,
+        lv: &Levels<'_>,
         b: &[Binding],
-        out: &mut impl FnMut(u32),
+        out: &mut impl FnMut(u32, bool),
     ) {
-        self.any.iter().for_each(|s| out(*s));
+        for s in &self.any {
+            out(*s, false);
+        }
         let k = &self.kinds[slot(kind)];
         match kind {
-            ResourceKind::ClientId => {
-                k.allow.topic(resource.split('/'), true, false, b, out);
-                k.deny.topic(resource.split('/'), true, false, b, out);
-            }
-            ResourceKind::Topic => {
-                k.allow.topic(resource.split('/'), true, true, b, out);
-                k.deny.topic(resource.split('/'), true, false, b, out);
-            }
+            ResourceKind::ClientId => k.main.topic(lv, 0, false, false, b, out),
+            ResourceKind::Topic => k.main.topic(lv, 0, false, true, b, out),
             ResourceKind::TopicFilter => {
-                k.allow.containing(resource.split('/'), true, b, out);
-                k.deny.overlapping(resource.split('/'), true, b, out);
+                if !k.main.is_empty() {
+                    k.main.containing(lv, 0, b, out);
+                }
+                if !k.deny_filters.is_empty() {
+                    k.deny_filters.overlapping(lv, 0, b, out);
+                }
             }
         }
-        if let Some(stmts) = k.exact.get(resource) {
-            stmts.iter().for_each(|s| out(*s));
+        if kind == ResourceKind::TopicFilter && !k.text_filters.is_empty() {
+            k.text_filters.literal(lv, 0, b, out);
         }
         for (pieces, stmt) in &k.exact_tmpl {
-            if tmpl_matches(pieces, resource, b) {
-                out(*stmt);
-            }
-        }
-        let dollar_topic = resource.starts_with('$');
-        if let Some(set) = &k.glob_set {
-            let mut report = |hits: &[usize]| {
-                for &i in hits {
-                    if let Some(e) = k.glob_entries.get(i) {
-                        if !(e.dollar_rule && dollar_topic) {
-                            out(e.stmt);
-                        }
-                    }
-                }
-            };
-            SCRATCH.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut scratch) => {
-                    let Scratch { candidate, hits } = &mut *scratch;
-                    candidate.clear();
-                    candidate.push_str(resource);
-                    candidate.push(SENTINEL);
-                    set.matches_candidate_into(&Candidate::new(candidate.as_str()), hits);
-                    report(hits);
-                }
-                // Only reachable if matching re-entered itself; allocate rather than fail.
-                Err(_) => report(&set.matches(format!("{resource}{SENTINEL}"))),
-            });
-        }
-        for (toks, e) in &k.glob_tmpl {
-            if !(e.dollar_rule && dollar_topic) && glob_matches(toks, resource, b) {
-                out(e.stmt);
+            if tmpl_matches(pieces, lv.text(), b) {
+                out(*stmt, false);
             }
         }
     }

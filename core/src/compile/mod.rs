@@ -4,6 +4,7 @@
 mod glob;
 mod groups;
 mod index;
+pub(crate) mod levels;
 pub(crate) mod reference;
 mod trie;
 

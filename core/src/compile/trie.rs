@@ -1,20 +1,115 @@
 //! The topic-level trie for MQTT-mode patterns: a decision walks the request's levels, so its cost
 //! depends on the topic and the few patterns along its path, not on how many statements exist.
+//!
+//! Walks report `(statement, deny_only)`: `deny_only` is set below a wildcard that the `$` topic
+//! rule (MQTT 4.7.2-1) closes to allow statements but not to deny statements, so one walk serves
+//! both effects.
 
 use rustc_hash::FxHashMap;
 
-use crate::policy::pattern::{Binding, Level, Piece};
+use super::glob::{GlobEntry, Tails};
+use super::levels::Levels;
+use crate::policy::pattern::{Binding, GlobTok, Level, Piece};
+
+/// Up to this many literal children are searched in a list; more go in a hash map.
+const LIST_MAX: usize = 8;
+
+/// The literal children of a node. Most nodes have one or a few, where comparing lengths and
+/// bytes beats hashing the level.
+#[derive(Debug)]
+enum Children {
+    List(Vec<(Box<str>, Node)>),
+    Map(FxHashMap<Box<str>, Node>),
+}
+
+impl Default for Children {
+    fn default() -> Children {
+        Children::List(Vec::new())
+    }
+}
+
+impl Children {
+    #[inline]
+    fn get(&self, level: &str) -> Option<&Node> {
+        match self {
+            Children::List(list) => list
+                .iter()
+                .find(|(k, _)| k.len() == level.len() && **k == *level)
+                .map(|(_, n)| n),
+            Children::Map(map) => map.get(level),
+        }
+    }
+
+    fn entry(&mut self, level: &str) -> &mut Node {
+        if let Children::List(list) = self {
+            if list.len() >= LIST_MAX && !list.iter().any(|(k, _)| **k == *level) {
+                *self = Children::Map(std::mem::take(list).into_iter().collect());
+            }
+        }
+        match self {
+            Children::List(list) => {
+                let i = match list.iter().position(|(k, _)| **k == *level) {
+                    Some(i) => i,
+                    None => {
+                        list.push((level.into(), Node::default()));
+                        list.len() - 1
+                    }
+                };
+                &mut list[i].1
+            }
+            Children::Map(map) => map.entry(level.into()).or_default(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Children::List(list) => list.is_empty(),
+            Children::Map(map) => map.is_empty(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&Box<str>, &Node)> + '_> {
+        match self {
+            Children::List(list) => Box::new(list.iter().map(|(k, n)| (k, n))),
+            Children::Map(map) => Box::new(map.iter()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        match self {
+            Children::List(list) => {
+                list.shrink_to_fit();
+                list.iter_mut().try_for_each(|(_, n)| n.finish())
+            }
+            Children::Map(map) => {
+                map.shrink_to_fit();
+                map.values_mut().try_for_each(Node::finish)
+            }
+        }
+    }
+}
 
 /// One node: the patterns that continue from here, keyed by their next level.
 #[derive(Debug, Default)]
 pub(crate) struct Node {
-    lit: FxHashMap<Box<str>, Node>,
+    lit: Children,
     plus: Option<Box<Node>>,
     tmpl: Vec<(Box<[Piece]>, Node)>,
     /// Statements whose pattern is the path to here followed by `/#` (or `#` at the root).
     hash: Vec<u32>,
     /// Statements whose pattern ends exactly here.
     end: Vec<u32>,
+    /// Exact-mode statements whose text ends exactly here (only on all-literal paths).
+    exact: Vec<u32>,
+    /// Glob-mode patterns whose leading literal levels lead here, by their remaining tails
+    /// (only on all-literal paths, so reaching the node means the topic starts with them).
+    globs: Option<Box<Tails>>,
+}
+
+fn emit(stmts: &[u32], deny_only: bool, out: &mut impl FnMut(u32, bool)) {
+    for s in stmts {
+        out(*s, deny_only);
+    }
 }
 
 impl Node {
@@ -27,7 +122,7 @@ impl Node {
                     node.hash.push(stmt);
                     return;
                 }
-                Level::Lit(l) => node.lit.entry(l.clone()).or_default(),
+                Level::Lit(l) => node.lit.entry(l),
                 Level::Plus => node.plus.get_or_insert_with(Box::default),
                 Level::Tmpl(pieces) => {
                     let i = match node.tmpl.iter().position(|(p, _)| p == pieces) {
@@ -44,96 +139,165 @@ impl Node {
         node.end.push(stmt);
     }
 
-    /// Shrinks vectors after building.
-    pub(crate) fn shrink(&mut self) {
+    /// Adds an exact-mode text for a statement, level by level.
+    pub(crate) fn insert_exact(&mut self, text: &str, stmt: u32) {
+        let mut node = self;
+        for level in text.split('/') {
+            node = node.lit.entry(level);
+        }
+        node.exact.push(stmt);
+    }
+
+    /// Adds a glob: its complete leading literal levels become edges, the rest its tail.
+    pub(crate) fn insert_glob(&mut self, toks: &[GlobTok], entry: GlobEntry) {
+        let mut node = self;
+        let mut tail: Vec<GlobTok> = toks.to_vec();
+        if let Some(GlobTok::Lit(first)) = toks.first() {
+            if let Some(cut) = first.rfind('/') {
+                for level in first[..cut].split('/') {
+                    node = node.lit.entry(level);
+                }
+                let rest = &first[cut + 1..];
+                if rest.is_empty() {
+                    tail.remove(0);
+                } else {
+                    tail[0] = GlobTok::Lit(rest.into());
+                }
+            }
+        }
+        node.globs
+            .get_or_insert_with(Box::default)
+            .push(tail.into(), entry);
+    }
+
+    /// Compiles glob tails (GlobSets where many share a node) and shrinks vectors.
+    pub(crate) fn finish(&mut self) -> Result<(), String> {
         self.hash.shrink_to_fit();
         self.end.shrink_to_fit();
+        self.exact.shrink_to_fit();
         self.tmpl.shrink_to_fit();
-        self.lit.shrink_to_fit();
-        for child in self.lit.values_mut() {
-            child.shrink();
+        if let Some(globs) = &mut self.globs {
+            globs.finish()?;
         }
+        self.lit.finish()?;
         if let Some(p) = &mut self.plus {
-            p.shrink();
+            p.finish()?;
         }
         for (_, child) in &mut self.tmpl {
-            child.shrink();
+            child.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Statements whose exact text or glob matches the text in `lv`, following literal edges
+    /// only (glob and exact filters are compared as text).
+    pub(crate) fn literal(
+        &self,
+        lv: &Levels<'_>,
+        i: usize,
+        b: &[Binding],
+        out: &mut impl FnMut(u32, bool),
+    ) {
+        let Some(level) = lv.get(i) else {
+            emit(&self.exact, false, out);
+            return;
+        };
+        if let (Some(globs), Some(rest)) = (&self.globs, lv.rest(i)) {
+            globs.matches(rest, i == 0, b, out);
+        }
+        if let Some(child) = self.lit.get(level) {
+            child.literal(lv, i + 1, b, out);
         }
     }
 
-    /// Every statement whose pattern matches a topic (or a client id read as a topic).
-    /// With `dollar`, a leading wildcard does not match a first level starting with `$`.
-    pub(crate) fn topic<'t>(
+    /// Whether nothing was inserted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lit.is_empty()
+            && self.plus.is_none()
+            && self.tmpl.is_empty()
+            && self.hash.is_empty()
+            && self.end.is_empty()
+            && self.exact.is_empty()
+            && self.globs.is_none()
+    }
+
+    /// Every statement whose pattern matches a topic (or a client id read as a topic), from
+    /// level `i`. With `dollar`, wildcards at the root are closed to allow statements for a
+    /// first level starting with `$`.
+    pub(crate) fn topic(
         &self,
-        mut rest: std::str::Split<'t, char>,
-        first: bool,
+        lv: &Levels<'_>,
+        i: usize,
+        deny_only: bool,
         dollar: bool,
         b: &[Binding],
-        out: &mut impl FnMut(u32),
+        out: &mut impl FnMut(u32, bool),
     ) {
-        let Some(level) = rest.next() else {
-            self.end.iter().for_each(|s| out(*s));
-            self.hash.iter().for_each(|s| out(*s));
+        let Some(level) = lv.get(i) else {
+            emit(&self.end, deny_only, out);
+            emit(&self.hash, deny_only, out);
+            emit(&self.exact, deny_only, out);
             return;
         };
-        let blocked = dollar && first && level.starts_with('$');
-        if !blocked {
-            self.hash.iter().for_each(|s| out(*s));
-            if let Some(p) = &self.plus {
-                p.topic(rest.clone(), false, dollar, b, out);
-            }
+        if let (Some(globs), Some(rest)) = (&self.globs, lv.rest(i)) {
+            globs.matches(rest, dollar && i == 0, b, out);
+        }
+        let wild_deny_only = deny_only || (dollar && i == 0 && level.starts_with('$'));
+        emit(&self.hash, wild_deny_only, out);
+        if let Some(p) = &self.plus {
+            p.topic(lv, i + 1, wild_deny_only, dollar, b, out);
         }
         if let Some(child) = self.lit.get(level) {
-            child.topic(rest.clone(), false, dollar, b, out);
+            child.topic(lv, i + 1, deny_only, dollar, b, out);
         }
         for (pieces, child) in &self.tmpl {
             if tmpl_matches(pieces, level, b) {
-                child.topic(rest.clone(), false, dollar, b, out);
+                child.topic(lv, i + 1, deny_only, dollar, b, out);
             }
         }
     }
 
     /// Every allow statement whose pattern contains the requested filter (all topics the filter
     /// can match are matched by the pattern), with the `$` rule.
-    pub(crate) fn containing<'t>(
+    pub(crate) fn containing(
         &self,
-        mut rest: std::str::Split<'t, char>,
-        first: bool,
+        lv: &Levels<'_>,
+        i: usize,
         b: &[Binding],
-        out: &mut impl FnMut(u32),
+        out: &mut impl FnMut(u32, bool),
     ) {
-        let level = rest.next();
-        let blocked = first && level.is_some_and(|l| l.starts_with('$'));
+        let level = lv.get(i);
+        let blocked = i == 0 && level.is_some_and(|l| l.starts_with('$'));
         if !blocked {
-            self.hash.iter().for_each(|s| out(*s));
+            emit(&self.hash, false, out);
         }
         match level {
-            None => self.end.iter().for_each(|s| out(*s)),
+            None => emit(&self.end, false, out),
             Some("#") => {
                 // Every topic has at least one level, so at the root `+/#` contains `#`.
-                if first {
+                if i == 0 {
                     if let Some(p) = &self.plus {
-                        p.hash.iter().for_each(|s| out(*s));
+                        emit(&p.hash, false, out);
                     }
                 }
             }
             Some("+") => {
                 if let Some(p) = &self.plus {
-                    p.containing(rest, false, b, out);
+                    p.containing(lv, i + 1, b, out);
                 }
             }
             Some(l) => {
                 if let Some(child) = self.lit.get(l) {
-                    child.containing(rest.clone(), false, b, out);
+                    child.containing(lv, i + 1, b, out);
                 }
                 if !blocked {
                     if let Some(p) = &self.plus {
-                        p.containing(rest.clone(), false, b, out);
+                        p.containing(lv, i + 1, b, out);
                     }
                 }
                 for (pieces, child) in &self.tmpl {
                     if tmpl_matches(pieces, l, b) {
-                        child.containing(rest.clone(), false, b, out);
+                        child.containing(lv, i + 1, b, out);
                     }
                 }
             }
@@ -142,42 +306,47 @@ impl Node {
 
     /// Every deny statement whose pattern shares at least one topic with the requested filter.
     /// Deny patterns match `$` topics; the requested filter's leading wildcard does not.
-    pub(crate) fn overlapping<'t>(
+    pub(crate) fn overlapping(
         &self,
-        mut rest: std::str::Split<'t, char>,
-        first: bool,
+        lv: &Levels<'_>,
+        i: usize,
         b: &[Binding],
-        out: &mut impl FnMut(u32),
+        out: &mut impl FnMut(u32, bool),
     ) {
-        self.hash.iter().for_each(|s| out(*s));
-        match rest.next() {
-            None => self.end.iter().for_each(|s| out(*s)),
+        let first = i == 0;
+        match lv.get(i) {
+            None => {
+                emit(&self.hash, false, out);
+                emit(&self.end, false, out);
+            }
             Some("#") => self.subtree(first, b, out),
             Some("+") => {
-                for (key, child) in &self.lit {
+                emit(&self.hash, false, out);
+                for (key, child) in self.lit.iter() {
                     if !(first && key.starts_with('$')) {
-                        child.overlapping(rest.clone(), false, b, out);
+                        child.overlapping(lv, i + 1, b, out);
                     }
                 }
                 if let Some(p) = &self.plus {
-                    p.overlapping(rest.clone(), false, b, out);
+                    p.overlapping(lv, i + 1, b, out);
                 }
                 for (pieces, child) in &self.tmpl {
                     if tmpl_usable(pieces, b) && !(first && tmpl_starts_with_dollar(pieces, b)) {
-                        child.overlapping(rest.clone(), false, b, out);
+                        child.overlapping(lv, i + 1, b, out);
                     }
                 }
             }
             Some(l) => {
+                emit(&self.hash, false, out);
                 if let Some(child) = self.lit.get(l) {
-                    child.overlapping(rest.clone(), false, b, out);
+                    child.overlapping(lv, i + 1, b, out);
                 }
                 if let Some(p) = &self.plus {
-                    p.overlapping(rest.clone(), false, b, out);
+                    p.overlapping(lv, i + 1, b, out);
                 }
                 for (pieces, child) in &self.tmpl {
                     if tmpl_matches(pieces, l, b) {
-                        child.overlapping(rest.clone(), false, b, out);
+                        child.overlapping(lv, i + 1, b, out);
                     }
                 }
             }
@@ -185,10 +354,10 @@ impl Node {
     }
 
     /// Every statement at or below this node (a requested `#` here overlaps all of them).
-    fn subtree(&self, first: bool, b: &[Binding], out: &mut impl FnMut(u32)) {
-        self.end.iter().for_each(|s| out(*s));
-        self.hash.iter().for_each(|s| out(*s));
-        for (key, child) in &self.lit {
+    fn subtree(&self, first: bool, b: &[Binding], out: &mut impl FnMut(u32, bool)) {
+        emit(&self.end, false, out);
+        emit(&self.hash, false, out);
+        for (key, child) in self.lit.iter() {
             if !(first && key.starts_with('$')) {
                 child.subtree(false, b, out);
             }
