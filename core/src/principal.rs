@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::compile::levels::Levels;
 use crate::compile::reference::resource_matches;
-use crate::compile::{kind_of, Matcher, Snapshot};
+use crate::compile::{kind_bit, kind_of, Matcher, Snapshot};
 use crate::decision::{Decision, Explanation, Reason};
 use crate::identity::Identity;
-use crate::policy::pattern::{Binding, ResourceKind};
+use crate::policy::pattern::Binding;
 use crate::policy::Effect;
 use crate::request::{Checked, Request};
 
@@ -24,14 +24,6 @@ pub struct Principal {
     /// Deny statements that need a variable whose value is unsafe: they match every resource of
     /// the kinds in the mask (fail closed).
     forced_denies: Box<[(u32, u8)]>,
-}
-
-fn kind_bit(kind: ResourceKind) -> u8 {
-    match kind {
-        ResourceKind::ClientId => 1,
-        ResourceKind::Topic => 2,
-        ResourceKind::TopicFilter => 4,
-    }
 }
 
 impl Snapshot {
@@ -77,15 +69,12 @@ impl Principal {
                         continue;
                     }
                     let mask = st
-                        .parsed_resources()
+                        .deny_vars()
                         .iter()
-                        .filter_map(|r| {
-                            let unsafe_var = r.pattern.slots().iter().any(|slot| {
-                                bindings.get(usize::from(*slot)) == Some(&Binding::Unsafe)
-                            });
-                            r.kind.filter(|_| unsafe_var).map(kind_bit)
+                        .filter(|(slot, _)| {
+                            bindings.get(usize::from(*slot)) == Some(&Binding::Unsafe)
                         })
-                        .fold(0, |m, b| m | b);
+                        .fold(0, |m, (_, bit)| m | bit);
                     if mask != 0 {
                         forced.push((s, mask));
                     }
@@ -192,19 +181,22 @@ impl Principal {
                         if !st.covers_operation(checked.operation) {
                             continue;
                         }
-                        let hit = st.parsed_resources().iter().any(|r| match r.kind {
-                            None => true,
-                            Some(k) => {
-                                k == kind
-                                    && resource_matches(
-                                        &r.pattern,
-                                        k,
-                                        st.effect(),
-                                        checked.resource,
-                                        &self.bindings,
-                                    )
-                            }
-                        });
+                        let hit = st
+                            .parsed_resources(&snap.vars)
+                            .iter()
+                            .any(|r| match r.kind {
+                                None => true,
+                                Some(k) => {
+                                    k == kind
+                                        && resource_matches(
+                                            &r.pattern,
+                                            k,
+                                            st.effect(),
+                                            checked.resource,
+                                            &self.bindings,
+                                        )
+                                }
+                            });
                         if hit {
                             out(s, false);
                         }

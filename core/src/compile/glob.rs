@@ -109,10 +109,12 @@ pub(crate) fn fits_globset(toks: &[GlobTok]) -> bool {
         .all(|t| matches!(t, GlobTok::Lit(_) | GlobTok::Star))
 }
 
-/// Appended to every GlobSet pattern and candidate. GlobSet reads candidates as paths and finds
-/// no file name in one ending with `.` (`a/..`), which would make its extension strategy miss;
-/// a NUL, which no valid topic or client id holds, keeps the last byte from ever being `.` while
-/// leaving what matches unchanged.
+/// Appended to every GlobSet candidate, and to every pattern that does not end in `*`. GlobSet
+/// reads candidates as paths and finds no file name in one ending with `.` (`a/..`), which would
+/// make its extension strategy miss; a NUL, which no valid topic, client id or pattern holds,
+/// keeps the last byte from ever being `.` while leaving what matches unchanged. A pattern ending
+/// in `*` needs no sentinel (its `*` takes the candidate's), and keeps GlobSet's fast prefix
+/// strategy instead of falling back to a regex set.
 pub(crate) const SENTINEL: char = '\0';
 
 /// Builds a GlobSet from `*`-only token lists, every other character literal.
@@ -131,7 +133,9 @@ pub(crate) fn build_set<'a>(
                 }
             }
         }
-        text.push(SENTINEL);
+        if toks.last() != Some(&GlobTok::Star) {
+            text.push(SENTINEL);
+        }
         let glob = GlobBuilder::new(&text)
             .literal_separator(false)
             .backslash_escape(false)
@@ -244,6 +248,14 @@ mod tests {
         }
         assert!(set.is_match(format!("a/b.json{SENTINEL}")));
         assert!(!set.is_match(format!("a/b.json/..x{SENTINEL}")));
+    }
+
+    #[test]
+    fn many_prefix_globs_at_one_node_build_and_match() {
+        let pats: Vec<Vec<GlobTok>> = (0..50_000).map(|i| toks(&format!("dev-{i}-*"))).collect();
+        let set = build_set(pats.iter().map(|p| p.as_slice())).unwrap();
+        assert_eq!(set.matches(format!("dev-41999-x{SENTINEL}")), vec![41_999]);
+        assert!(set.matches(format!("dev-41999{SENTINEL}")).is_empty());
     }
 
     #[test]

@@ -8,13 +8,14 @@ pub(crate) mod levels;
 pub(crate) mod reference;
 mod trie;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
 use crate::error::{Error, Location, Problem};
-use crate::policy::pattern::{parse_resource, Resource, ResourceKind, VarTable};
+use crate::policy::pattern::{parse_resource, Resource, ResourceKind, VarSlot, VarTable};
 use crate::policy::selection::SelectionRule;
-use crate::policy::{Document, Effect, DOCUMENT_VERSION};
+use crate::policy::{Document, Effect, MatchMode, DOCUMENT_VERSION};
 use crate::request::Operation;
 
 use groups::Membership;
@@ -42,15 +43,21 @@ pub struct Builder {
 /// A compiled statement, as decisions report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementInfo {
-    policy: Box<str>,
+    policy: std::sync::Arc<str>,
     id: Box<str>,
     description: Option<Box<str>>,
     effect: Effect,
     operations: u8,
     qos: Option<u8>,
     retain: Option<bool>,
+    mode: MatchMode,
+    /// Parsed resources; kept only by the linear strategy (the indexed one holds them in its
+    /// index and re-parses `raw_resources` for explanations).
     resources: Box<[Resource]>,
     raw_resources: Box<[Box<str>]>,
+    /// For a deny statement: (variable slot, resource kind bit) for each variable it uses, so
+    /// that an unsafe value can turn it on (fail closed) without the parsed patterns.
+    deny_vars: Box<[(VarSlot, u8)]>,
 }
 
 impl StatementInfo {
@@ -104,8 +111,25 @@ impl StatementInfo {
         qos_ok && retain_ok
     }
 
-    pub(crate) fn parsed_resources(&self) -> &[Resource] {
-        &self.resources
+    /// The parsed resources: borrowed when kept, parsed again from their text otherwise.
+    pub(crate) fn parsed_resources(&self, vars: &VarTable) -> Cow<'_, [Resource]> {
+        if !self.resources.is_empty() || self.raw_resources.is_empty() {
+            return Cow::Borrowed(&self.resources);
+        }
+        // Parsing already succeeded at build time with these variables, so it succeeds again
+        // and interns no new variable (a clone keeps the snapshot's table untouched).
+        let mut vars = vars.clone();
+        Cow::Owned(
+            self.raw_resources
+                .iter()
+                .filter_map(|raw| parse_resource(raw, self.mode, &mut vars).ok())
+                .collect(),
+        )
+    }
+
+    /// (variable slot, resource kind bit) pairs of a deny statement's variables.
+    pub(crate) fn deny_vars(&self) -> &[(VarSlot, u8)] {
+        &self.deny_vars
     }
 }
 
@@ -207,6 +231,7 @@ impl Builder {
         let mut policies = Vec::new();
         for (name, list) in &doc.policies {
             let start = statements.len() as u32;
+            let shared_name: std::sync::Arc<str> = name.as_str().into();
             let mut ids = HashSet::new();
             if name.is_empty() {
                 problems.push(Problem::new(
@@ -268,8 +293,17 @@ impl Builder {
                         )),
                     }
                 }
+                let deny_vars: Box<[(VarSlot, u8)]> = if st.effect == Effect::Deny {
+                    resources
+                        .iter()
+                        .filter_map(|r: &Resource| r.kind.map(|k| (k, r.pattern.slots())))
+                        .flat_map(|(k, slots)| slots.into_iter().map(move |s| (s, kind_bit(k))))
+                        .collect()
+                } else {
+                    Box::new([])
+                };
                 statements.push(StatementInfo {
-                    policy: name.as_str().into(),
+                    policy: std::sync::Arc::clone(&shared_name),
                     id: st.id.as_str().into(),
                     description: st.description.as_deref().map(Into::into),
                     effect: st.effect,
@@ -279,8 +313,10 @@ impl Builder {
                         .fold(0, |m, o| m | Operation::mask_of(*o)),
                     qos,
                     retain: st.retain,
+                    mode: st.match_mode,
                     resources: resources.into(),
                     raw_resources: st.resources.iter().map(|r| r.as_str().into()).collect(),
+                    deny_vars,
                 });
             }
             policies.push(PolicyInfo {
@@ -350,6 +386,10 @@ impl Builder {
                     })?;
                     indexes.push(index);
                 }
+                // The index holds the patterns now; explanations re-parse the text.
+                for st in &mut statements {
+                    st.resources = Box::new([]);
+                }
                 Matcher::Indexed(indexes.into())
             }
         };
@@ -369,4 +409,13 @@ impl Builder {
 /// The resource kind an operation acts on.
 pub(crate) fn kind_of(op: Operation) -> ResourceKind {
     reference::kind_of(op)
+}
+
+/// A resource kind as one bit of a mask.
+pub(crate) fn kind_bit(kind: ResourceKind) -> u8 {
+    match kind {
+        ResourceKind::ClientId => 1,
+        ResourceKind::Topic => 2,
+        ResourceKind::TopicFilter => 4,
+    }
 }

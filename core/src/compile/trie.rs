@@ -68,10 +68,11 @@ impl Children {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = (&Box<str>, &Node)> + '_> {
+    /// Visits every child, without allocating.
+    fn for_each(&self, mut f: impl FnMut(&str, &Node)) {
         match self {
-            Children::List(list) => Box::new(list.iter().map(|(k, n)| (k, n))),
-            Children::Map(map) => Box::new(map.iter()),
+            Children::List(list) => list.iter().for_each(|(k, n)| f(k, n)),
+            Children::Map(map) => map.iter().for_each(|(k, n)| f(k, n)),
         }
     }
 
@@ -322,11 +323,11 @@ impl Node {
             Some("#") => self.subtree(first, b, out),
             Some("+") => {
                 emit(&self.hash, false, out);
-                for (key, child) in self.lit.iter() {
+                self.lit.for_each(|key, child| {
                     if !(first && key.starts_with('$')) {
                         child.overlapping(lv, i + 1, b, out);
                     }
-                }
+                });
                 if let Some(p) = &self.plus {
                     p.overlapping(lv, i + 1, b, out);
                 }
@@ -357,11 +358,11 @@ impl Node {
     fn subtree(&self, first: bool, b: &[Binding], out: &mut impl FnMut(u32, bool)) {
         emit(&self.end, false, out);
         emit(&self.hash, false, out);
-        for (key, child) in self.lit.iter() {
+        self.lit.for_each(|key, child| {
             if !(first && key.starts_with('$')) {
                 child.subtree(false, b, out);
             }
-        }
+        });
         if let Some(p) = &self.plus {
             p.subtree(false, b, out);
         }
