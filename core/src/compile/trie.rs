@@ -90,22 +90,30 @@ impl Children {
     }
 }
 
-/// One node: the patterns that continue from here, keyed by their next level.
+/// One node: the patterns that continue from here, keyed by their next level. Kept small (the
+/// trie holds a node per distinct pattern level): what few nodes have lives out of line.
 #[derive(Debug, Default)]
 pub(crate) struct Node {
     lit: Children,
-    plus: Option<Box<Node>>,
-    tmpl: Vec<(Box<[Piece]>, Node)>,
     /// Statements whose pattern is the path to here followed by `/#` (or `#` at the root).
     hash: Vec<u32>,
-    /// Statements whose pattern ends exactly here.
+    /// Statements whose pattern ends exactly here: MQTT patterns, and exact texts (which only
+    /// ever end on all-literal paths, where the two mean the same).
     end: Vec<u32>,
-    /// Exact-mode statements whose text ends exactly here (only on all-literal paths).
-    exact: Vec<u32>,
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a node that few nodes have.
+#[derive(Debug, Default)]
+struct Rare {
+    plus: Option<Node>,
+    tmpl: Vec<(Box<[Piece]>, Node)>,
     /// Glob-mode patterns whose leading literal levels lead here, by their remaining tails
     /// (only on all-literal paths, so reaching the node means the topic starts with them).
-    globs: Option<Box<Tails>>,
+    globs: Option<Tails>,
 }
+
+const NO_TMPL: &[(Box<[Piece]>, Node)] = &[];
 
 fn emit(stmts: &[u32], deny_only: bool, out: &mut impl FnMut(u32, bool)) {
     for s in stmts {
@@ -114,6 +122,25 @@ fn emit(stmts: &[u32], deny_only: bool, out: &mut impl FnMut(u32, bool)) {
 }
 
 impl Node {
+    #[inline]
+    fn plus(&self) -> Option<&Node> {
+        self.rare.as_ref().and_then(|r| r.plus.as_ref())
+    }
+
+    #[inline]
+    fn tmpl(&self) -> &[(Box<[Piece]>, Node)] {
+        self.rare.as_ref().map_or(NO_TMPL, |r| &r.tmpl)
+    }
+
+    #[inline]
+    fn globs(&self) -> Option<&Tails> {
+        self.rare.as_ref().and_then(|r| r.globs.as_ref())
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
     /// Adds a pattern for a statement.
     pub(crate) fn insert(&mut self, levels: &[Level], stmt: u32) {
         let mut node = self;
@@ -124,16 +151,17 @@ impl Node {
                     return;
                 }
                 Level::Lit(l) => node.lit.entry(l),
-                Level::Plus => node.plus.get_or_insert_with(Box::default),
+                Level::Plus => node.rare_mut().plus.get_or_insert_with(Node::default),
                 Level::Tmpl(pieces) => {
-                    let i = match node.tmpl.iter().position(|(p, _)| p == pieces) {
+                    let tmpl = &mut node.rare_mut().tmpl;
+                    let i = match tmpl.iter().position(|(p, _)| p == pieces) {
                         Some(i) => i,
                         None => {
-                            node.tmpl.push((pieces.clone(), Node::default()));
-                            node.tmpl.len() - 1
+                            tmpl.push((pieces.clone(), Node::default()));
+                            tmpl.len() - 1
                         }
                     };
-                    &mut node.tmpl[i].1
+                    &mut tmpl[i].1
                 }
             };
         }
@@ -146,7 +174,7 @@ impl Node {
         for level in text.split('/') {
             node = node.lit.entry(level);
         }
-        node.exact.push(stmt);
+        node.end.push(stmt);
     }
 
     /// Adds a glob: its complete leading literal levels become edges, the rest its tail.
@@ -166,8 +194,9 @@ impl Node {
                 }
             }
         }
-        node.globs
-            .get_or_insert_with(Box::default)
+        node.rare_mut()
+            .globs
+            .get_or_insert_with(Tails::default)
             .push(tail.into(), entry);
     }
 
@@ -175,17 +204,18 @@ impl Node {
     pub(crate) fn finish(&mut self) -> Result<(), String> {
         self.hash.shrink_to_fit();
         self.end.shrink_to_fit();
-        self.exact.shrink_to_fit();
-        self.tmpl.shrink_to_fit();
-        if let Some(globs) = &mut self.globs {
-            globs.finish()?;
-        }
         self.lit.finish()?;
-        if let Some(p) = &mut self.plus {
-            p.finish()?;
-        }
-        for (_, child) in &mut self.tmpl {
-            child.finish()?;
+        if let Some(rare) = &mut self.rare {
+            rare.tmpl.shrink_to_fit();
+            if let Some(globs) = &mut rare.globs {
+                globs.finish()?;
+            }
+            if let Some(p) = &mut rare.plus {
+                p.finish()?;
+            }
+            for (_, child) in &mut rare.tmpl {
+                child.finish()?;
+            }
         }
         Ok(())
     }
@@ -200,10 +230,10 @@ impl Node {
         out: &mut impl FnMut(u32, bool),
     ) {
         let Some(level) = lv.get(i) else {
-            emit(&self.exact, false, out);
+            emit(&self.end, false, out);
             return;
         };
-        if let (Some(globs), Some(rest)) = (&self.globs, lv.rest(i)) {
+        if let (Some(globs), Some(rest)) = (self.globs(), lv.rest(i)) {
             globs.matches(rest, i == 0, b, out);
         }
         if let Some(child) = self.lit.get(level) {
@@ -213,13 +243,7 @@ impl Node {
 
     /// Whether nothing was inserted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.lit.is_empty()
-            && self.plus.is_none()
-            && self.tmpl.is_empty()
-            && self.hash.is_empty()
-            && self.end.is_empty()
-            && self.exact.is_empty()
-            && self.globs.is_none()
+        self.lit.is_empty() && self.hash.is_empty() && self.end.is_empty() && self.rare.is_none()
     }
 
     /// Every statement whose pattern matches a topic (or a client id read as a topic), from
@@ -237,21 +261,20 @@ impl Node {
         let Some(level) = lv.get(i) else {
             emit(&self.end, deny_only, out);
             emit(&self.hash, deny_only, out);
-            emit(&self.exact, deny_only, out);
             return;
         };
-        if let (Some(globs), Some(rest)) = (&self.globs, lv.rest(i)) {
+        if let (Some(globs), Some(rest)) = (self.globs(), lv.rest(i)) {
             globs.matches(rest, dollar && i == 0, b, out);
         }
         let wild_deny_only = deny_only || (dollar && i == 0 && level.starts_with('$'));
         emit(&self.hash, wild_deny_only, out);
-        if let Some(p) = &self.plus {
+        if let Some(p) = self.plus() {
             p.topic(lv, i + 1, wild_deny_only, dollar, b, out);
         }
         if let Some(child) = self.lit.get(level) {
             child.topic(lv, i + 1, deny_only, dollar, b, out);
         }
-        for (pieces, child) in &self.tmpl {
+        for (pieces, child) in self.tmpl() {
             if tmpl_matches(pieces, level, b) {
                 child.topic(lv, i + 1, deny_only, dollar, b, out);
             }
@@ -277,13 +300,13 @@ impl Node {
             Some("#") => {
                 // Every topic has at least one level, so at the root `+/#` contains `#`.
                 if i == 0 {
-                    if let Some(p) = &self.plus {
+                    if let Some(p) = self.plus() {
                         emit(&p.hash, false, out);
                     }
                 }
             }
             Some("+") => {
-                if let Some(p) = &self.plus {
+                if let Some(p) = self.plus() {
                     p.containing(lv, i + 1, b, out);
                 }
             }
@@ -292,11 +315,11 @@ impl Node {
                     child.containing(lv, i + 1, b, out);
                 }
                 if !blocked {
-                    if let Some(p) = &self.plus {
+                    if let Some(p) = self.plus() {
                         p.containing(lv, i + 1, b, out);
                     }
                 }
-                for (pieces, child) in &self.tmpl {
+                for (pieces, child) in self.tmpl() {
                     if tmpl_matches(pieces, l, b) {
                         child.containing(lv, i + 1, b, out);
                     }
@@ -328,10 +351,10 @@ impl Node {
                         child.overlapping(lv, i + 1, b, out);
                     }
                 });
-                if let Some(p) = &self.plus {
+                if let Some(p) = self.plus() {
                     p.overlapping(lv, i + 1, b, out);
                 }
-                for (pieces, child) in &self.tmpl {
+                for (pieces, child) in self.tmpl() {
                     if tmpl_usable(pieces, b) && !(first && tmpl_starts_with_dollar(pieces, b)) {
                         child.overlapping(lv, i + 1, b, out);
                     }
@@ -342,10 +365,10 @@ impl Node {
                 if let Some(child) = self.lit.get(l) {
                     child.overlapping(lv, i + 1, b, out);
                 }
-                if let Some(p) = &self.plus {
+                if let Some(p) = self.plus() {
                     p.overlapping(lv, i + 1, b, out);
                 }
-                for (pieces, child) in &self.tmpl {
+                for (pieces, child) in self.tmpl() {
                     if tmpl_matches(pieces, l, b) {
                         child.overlapping(lv, i + 1, b, out);
                     }
@@ -363,10 +386,10 @@ impl Node {
                 child.subtree(false, b, out);
             }
         });
-        if let Some(p) = &self.plus {
+        if let Some(p) = self.plus() {
             p.subtree(false, b, out);
         }
-        for (pieces, child) in &self.tmpl {
+        for (pieces, child) in self.tmpl() {
             if tmpl_usable(pieces, b) && !(first && tmpl_starts_with_dollar(pieces, b)) {
                 child.subtree(false, b, out);
             }

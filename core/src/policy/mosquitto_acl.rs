@@ -362,7 +362,7 @@ impl Importer {
                 n,
                 "mosquitto 2.0 substitutes any client id or username here (refusing all pattern \
                  access to one holding `+` or `#`, but letting `/` span levels); mqward never \
-                 matches a pattern for a value holding `/`, `+`, `#`, `*` or `?`",
+                 matches a pattern for a value holding `/`, `+`, `#`, `*` or `?`, or starting with `$`",
             );
         }
 
