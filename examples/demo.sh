@@ -28,7 +28,8 @@ explain() {
         echo "demo.sh: mqward explain failed with exit code $status" >&2
         exit "$status"
     fi
-    printf '%s\n' "$out" | head -n 2
+    # No pipe into `head`: under pipefail its early exit can kill the writer with SIGPIPE.
+    sed -n '1,2p' <<<"$out"
 }
 
 header "check examples/policy.json"
@@ -88,7 +89,7 @@ explain --thing sensor-7 --client-id sensor-7 --action publish --topic 'sensors/
 
 header "import examples/greengrass.json (first lines)"
 imported="$("$MQWARD" import greengrass "$HERE/greengrass.json" 2>/dev/null)"
-printf '%s\n' "$imported" | head -n 12
+sed -n '1,12p' <<<"$imported"
 
 header "import examples/acl (warnings)"
 "$MQWARD" import mosquitto-acl "$HERE/acl" >/dev/null
