@@ -2,7 +2,8 @@
 //!
 //! Policy documents are validated and compiled into immutable snapshots of matchers; an
 //! [`Engine`] swaps snapshots atomically and decides requests for identities.
-//! No I/O, no clock, no `unsafe`: callers pass bytes and time, so the crate runs on wasm32 too.
+//! No I/O, no clock, no unchecked code (`forbid(unsafe_code)`): callers pass bytes and time, so the
+//! crate runs on wasm32 too.
 //!
 //! ```
 //! use mqward_core::{Engine, Identity, IdentityKind, Request};

@@ -21,7 +21,7 @@ pub struct Principal {
     groups: Box<[u32]>,
     policies: Box<[u32]>,
     bindings: Box<[Binding]>,
-    /// Deny statements that need a variable whose value is unsafe: they match every resource of
+    /// Deny statements that need a variable whose value is hostile: they match every resource of
     /// the kinds in the mask (fail closed).
     forced_denies: Box<[(u32, u8)]>,
 }

@@ -56,7 +56,7 @@ pub struct StatementInfo {
     resources: Box<[Resource]>,
     raw_resources: Box<[Box<str>]>,
     /// For a deny statement: (variable slot, resource kind bit) for each variable it uses, so
-    /// that an unsafe value can turn it on (fail closed) without the parsed patterns.
+    /// that a hostile value can turn it on (fail closed) without the parsed patterns.
     deny_vars: Box<[(VarSlot, u8)]>,
 }
 
