@@ -13,9 +13,12 @@ use std::thread;
 use std::time::Duration;
 
 use mqward_core::{
-    Builder, CertField, Decision, Document, Effect, Engine, Identity, IdentityKind, Operation,
-    Reason, Request, Snapshot, Strategy,
+    Builder, CertField, Document, Engine, Identity, IdentityKind, Operation, Request, Snapshot,
+    Strategy,
 };
+
+mod common;
+use common::answer;
 
 const STRATEGIES: [Strategy; 2] = [Strategy::Indexed, Strategy::Linear];
 
@@ -32,21 +35,6 @@ const HANG: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A decision as comparable text: `allow by p/s`, `deny by p/s`, `deny (no match)`,
-/// `deny (malformed: Nul)`.
-fn answer(d: &Decision<'_>) -> String {
-    let effect = match d.effect {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    };
-    match d.reason {
-        Reason::Statement(s) => format!("{effect} by {}/{}", s.policy(), s.id()),
-        Reason::NoMatch => format!("{effect} (no match)"),
-        Reason::Malformed(m) => format!("{effect} (malformed: {m:?})"),
-        other => format!("{effect} ({other:?})"),
-    }
-}
 
 fn document(json: &str) -> Document {
     Document::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{json}"))

@@ -33,6 +33,9 @@ use mqward_core::{
 };
 use serde::Deserialize;
 
+mod common;
+use common::answer;
+
 const STRATEGIES: [(Strategy, &str); 2] =
     [(Strategy::Indexed, "indexed"), (Strategy::Linear, "linear")];
 
@@ -128,21 +131,6 @@ enum Expect {
 enum MalformedSpec {
     Any(bool),
     Named(String),
-}
-
-/// A decision reduced to comparable text: `allow by p/s`, `deny by p/s`, `deny (no match)`,
-/// `deny (malformed: Nul)`.
-fn answer(d: &Decision<'_>) -> String {
-    let effect = match d.effect {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    };
-    match d.reason {
-        Reason::Statement(s) => format!("{effect} by {}/{}", s.policy(), s.id()),
-        Reason::NoMatch => format!("{effect} (no match)"),
-        Reason::Malformed(m) => format!("{effect} (malformed: {m:?})"),
-        other => format!("{effect} ({other:?})"),
-    }
 }
 
 fn expected_text(case: &Case) -> String {
