@@ -12,3 +12,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 need_rust_component rustfmt
 need_rust_component clippy
+
+# Debian packages: clang builds ring's C and assembly for wasm32 (gcc cannot); openssl and
+# mosquitto (mosquitto_passwd) make independent test credentials; PyJWT signs test tokens.
+need_deb() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        else
+            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        fi
+    fi
+}
+need_deb clang openssl mosquitto mosquitto-clients
+python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install -q 'PyJWT[crypto]==2.10.1'

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authn;
 pub mod compile;
 pub mod decision;
 pub mod engine;
@@ -36,7 +37,7 @@ pub mod request;
 pub use compile::{Builder, Snapshot, StatementInfo, Strategy};
 pub use decision::{Decision, Explanation, Reason};
 pub use engine::Engine;
-pub use error::{Error, Location, Problem};
+pub use error::{Error, Location, Problem, Rejection};
 pub use identity::{Attribute, CertField, Identity, IdentityKind};
 pub use policy::{Document, Effect, MatchMode};
 pub use principal::Principal;

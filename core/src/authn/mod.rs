@@ -1,0 +1,7 @@
+//! Authentication: each submodule turns one kind of credential into an [`Identity`](crate::Identity)
+//! with the attributes that selection rules and policy variables use.
+//!
+//! Everything here is pure: files arrive as bytes, the time as seconds since the Unix epoch
+//! (`now`), randomness as bytes from the caller. Failures are
+//! [`Error::Rejected`](crate::Error::Rejected) with a [`Rejection`](crate::Rejection) that never
+//! contains the secret.
