@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use crate::compile::levels::Levels;
 use crate::compile::reference::resource_matches;
 use crate::compile::{kind_bit, kind_of, Matcher, Snapshot};
 use crate::decision::{Decision, Explanation, Reason};
@@ -162,14 +161,14 @@ impl Principal {
         }
         match &snap.matcher {
             Matcher::Indexed(indexes) if !linear => {
-                let lv = Levels::new(checked.resource);
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
-                        index.collect(kind, &lv, &self.bindings, out);
+                        index.collect(kind, &checked.levels, &self.bindings, out);
                     }
                 }
             }
             _ => {
+                let text = checked.text();
                 for &p in self.policies.iter() {
                     let Some(info) = snap.policies.get(p as usize) else {
                         continue;
@@ -192,7 +191,7 @@ impl Principal {
                                             &r.pattern,
                                             k,
                                             st.effect(),
-                                            checked.resource,
+                                            text,
                                             &self.bindings,
                                         )
                                 }

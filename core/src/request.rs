@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::compile::levels::Levels;
 use crate::policy::OperationName;
 
 /// Longest topic, filter or client id accepted, in bytes (MQTT's two-byte length limit).
@@ -259,30 +260,60 @@ fn check_filter_levels(filter: &str) -> Result<(), Malformed> {
     Ok(())
 }
 
-/// A request whose resource passed its checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A request whose resource passed its checks, split into levels.
+#[derive(Debug)]
 pub(crate) struct Checked<'a> {
     pub operation: Operation,
-    /// The resource to match (the inner filter for shared subscriptions).
-    pub resource: &'a str,
+    /// The resource to match (the inner filter for shared subscriptions): valid UTF-8.
+    pub resource: &'a [u8],
+    /// The resource's levels.
+    pub levels: Levels<'a>,
     pub qos: Option<u8>,
     pub retain: Option<bool>,
 }
 
+impl<'a> Checked<'a> {
+    /// The resource as text, for the paths that are not hot (the plain reference, explain).
+    pub fn text(&self) -> &'a str {
+        // The checks validated the UTF-8; an empty text (no match for any allow) is unreachable.
+        std::str::from_utf8(self.resource).unwrap_or_default()
+    }
+}
+
 impl<'a> Request<'a> {
-    /// Validates the request.
+    /// Validates the request. Topics and client ids are split and screened in one pass; only
+    /// those holding a NUL, `+`, `#` or a non-ASCII byte get the detailed checks.
     pub(crate) fn check(&self) -> Result<Checked<'a>, Malformed> {
         if self.qos.is_some_and(|q| q > 2) {
             return Err(Malformed::InvalidQos);
         }
-        let resource = match self.operation {
-            Operation::Connect => check_client_id(self.resource)?,
-            Operation::Publish | Operation::Receive => check_topic(self.resource)?,
-            Operation::Subscribe | Operation::Unsubscribe => check_filter(self.resource)?,
+        let (resource, levels) = match self.operation {
+            Operation::Connect | Operation::Publish | Operation::Receive => {
+                let bytes = self.resource;
+                if bytes.is_empty() {
+                    return Err(Malformed::Empty);
+                }
+                if bytes.len() > MAX_TOPIC_LEN {
+                    return Err(Malformed::TooLong);
+                }
+                let (levels, unusual) = Levels::scan(bytes);
+                if unusual {
+                    match self.operation {
+                        Operation::Connect => check_client_id(bytes)?,
+                        _ => check_topic(bytes)?,
+                    };
+                }
+                (bytes, levels)
+            }
+            Operation::Subscribe | Operation::Unsubscribe => {
+                let inner = check_filter(self.resource)?.as_bytes();
+                (inner, Levels::new(inner))
+            }
         };
         Ok(Checked {
             operation: self.operation,
             resource,
+            levels,
             qos: self.qos,
             retain: self.retain,
         })
@@ -345,6 +376,41 @@ mod tests {
     #[test]
     fn qos_is_checked() {
         let r = Request::publish("a").with_qos(3);
-        assert_eq!(r.check(), Err(Malformed::InvalidQos));
+        assert_eq!(r.check().err(), Some(Malformed::InvalidQos));
+    }
+
+    #[test]
+    fn the_one_pass_screen_agrees_with_the_detailed_checks() {
+        let texts: [&[u8]; 12] = [
+            b"a/b",
+            b"a/+",
+            b"abcdefgh/#",
+            b"a\0b",
+            b"abcdefgh\xff",
+            b"\xc3\xa9/x",
+            b"$SYS/x",
+            b"+",
+            b"#",
+            b"abcdefghijklmnop+",
+            b"\xe2\x82",
+            b"x",
+        ];
+        for t in texts {
+            let publish = Request::new(Operation::Publish, t).check();
+            assert_eq!(
+                publish.as_ref().err().copied(),
+                check_topic(t).err(),
+                "{t:?}"
+            );
+            let connect = Request::new(Operation::Connect, t).check();
+            assert_eq!(
+                connect.as_ref().err().copied(),
+                check_client_id(t).err(),
+                "{t:?}"
+            );
+            if let Ok(c) = publish {
+                assert_eq!(c.text().as_bytes(), t);
+            }
+        }
     }
 }

@@ -62,12 +62,12 @@ impl Tails {
     /// allow patterns starting with a wildcard skip it when it starts with `$`.
     pub(crate) fn matches(
         &self,
-        rest: &str,
+        rest: &[u8],
         dollar_root: bool,
         b: &[Binding],
         out: &mut impl FnMut(u32, bool),
     ) {
-        let dollar = dollar_root && rest.starts_with('$');
+        let dollar = dollar_root && rest.first() == Some(&b'$');
         let mut report = |e: &GlobEntry| {
             if !(dollar && e.dollar_rule) {
                 out(e.stmt, false);
@@ -90,13 +90,17 @@ impl Tails {
                 Ok(mut scratch) => {
                     let Scratch { candidate, hits } = &mut *scratch;
                     candidate.clear();
-                    candidate.push_str(rest);
+                    // The request was validated as UTF-8 and `rest` starts at a level, so the
+                    // conversion borrows; it never replaces anything.
+                    candidate.push_str(&String::from_utf8_lossy(rest));
                     candidate.push(SENTINEL);
                     set.matches_candidate_into(&Candidate::new(candidate.as_str()), hits);
                     hits_of(hits);
                 }
                 // Only reachable if matching re-entered itself; allocate rather than fail.
-                Err(_) => hits_of(&set.matches(format!("{rest}{SENTINEL}"))),
+                Err(_) => {
+                    hits_of(&set.matches(format!("{}{SENTINEL}", String::from_utf8_lossy(rest))))
+                }
             });
         }
     }
@@ -148,8 +152,9 @@ pub(crate) fn build_set<'a>(
 }
 
 /// Matches glob tokens against text in O(len(text) x len(tokens)): on a mismatch only the last
-/// `*` is retried one character further, which is exact for `*` and `?` wildcards.
-pub(crate) fn glob_matches(toks: &[GlobTok], text: &str, b: &[Binding]) -> bool {
+/// `*` is retried one character further, which is exact for `*` and `?` wildcards. The text is
+/// valid UTF-8 (a checked request), read as bytes; `?` takes one whole character.
+pub(crate) fn glob_matches(toks: &[GlobTok], text: &[u8], b: &[Binding]) -> bool {
     let (mut ti, mut pos) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
@@ -159,16 +164,16 @@ pub(crate) fn glob_matches(toks: &[GlobTok], text: &str, b: &[Binding]) -> bool 
                 ti += 1;
                 continue;
             }
-            Some(GlobTok::One) => match text[pos..].chars().next() {
-                Some(c) => {
-                    pos += c.len_utf8();
+            Some(GlobTok::One) => match char_len(text, pos) {
+                Some(n) => {
+                    pos += n;
                     true
                 }
                 None => false,
             },
-            Some(GlobTok::Lit(l)) => literal(text, &mut pos, l),
+            Some(GlobTok::Lit(l)) => literal(text, &mut pos, l.as_bytes()),
             Some(GlobTok::Var(s)) => match b.get(usize::from(*s)).and_then(Binding::usable) {
-                Some(v) => literal(text, &mut pos, v),
+                Some(v) => literal(text, &mut pos, v.as_bytes()),
                 None => return false,
             },
             None => {
@@ -183,9 +188,9 @@ pub(crate) fn glob_matches(toks: &[GlobTok], text: &str, b: &[Binding]) -> bool 
             continue;
         }
         match star {
-            Some((after, from)) => match text[from..].chars().next() {
-                Some(c) => {
-                    let next = from + c.len_utf8();
+            Some((after, from)) => match char_len(text, from) {
+                Some(n) => {
+                    let next = from + n;
                     star = Some((after, next));
                     ti = after;
                     pos = next;
@@ -197,8 +202,21 @@ pub(crate) fn glob_matches(toks: &[GlobTok], text: &str, b: &[Binding]) -> bool 
     }
 }
 
-fn literal(text: &str, pos: &mut usize, lit: &str) -> bool {
-    if text[*pos..].starts_with(lit) {
+/// The length of the UTF-8 character starting at `pos`, if there is one.
+#[inline]
+fn char_len(text: &[u8], pos: usize) -> Option<usize> {
+    let first = *text.get(pos)?;
+    let len = match first {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    Some(len.min(text.len() - pos))
+}
+
+fn literal(text: &[u8], pos: &mut usize, lit: &[u8]) -> bool {
+    if text.get(*pos..).is_some_and(|t| t.starts_with(lit)) {
         *pos += lit.len();
         true
     } else {
@@ -227,6 +245,9 @@ mod tests {
             ("*a*b", "xxaxxbx", false),
             ("a?c", "abc", true),
             ("a?c", "aéc", true),
+            ("a??c", "aéc", false),
+            ("?", "😀", true),
+            ("*é", "xxé", true),
             ("a?c", "ac", false),
             ("*", "", true),
             ("a*", "a", true),
@@ -235,7 +256,11 @@ mod tests {
             ("a/+/#", "a/b/c", false),
         ];
         for (p, t, want) in cases {
-            assert_eq!(glob_matches(&toks(p), t, &[]), want, "{p} vs {t}");
+            assert_eq!(
+                glob_matches(&toks(p), t.as_bytes(), &[]),
+                want,
+                "{p} vs {t}"
+            );
         }
     }
 
@@ -262,7 +287,7 @@ mod tests {
     fn hostile_input_stays_linear() {
         let p = toks("*a*a*a*a*a*a*a*a*b");
         let text = "a".repeat(60_000);
-        assert!(!glob_matches(&p, &text, &[]));
+        assert!(!glob_matches(&p, text.as_bytes(), &[]));
     }
 
     #[test]

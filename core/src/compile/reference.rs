@@ -64,7 +64,7 @@ pub(crate) fn resource_matches(
             {
                 return false;
             }
-            super::glob::glob_matches(&resolved, resource, b)
+            super::glob::glob_matches(&resolved, resource.as_bytes(), b)
         }
         Pattern::Mqtt(levels) => {
             let Some(texts) = resolve_levels(levels, b) else {
@@ -218,7 +218,7 @@ mod tests {
                 _ => return Ok(()),
             };
             prop_assert_eq!(
-                super::super::glob::glob_matches(&toks, &text, &[]),
+                super::super::glob::glob_matches(&toks, text.as_bytes(), &[]),
                 glob_recursive(&toks, &text),
                 "{} vs {}", pattern, text
             );

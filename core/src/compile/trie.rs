@@ -18,8 +18,8 @@ const LIST_MAX: usize = 8;
 /// bytes beats hashing the level.
 #[derive(Debug)]
 enum Children {
-    List(Vec<(Box<str>, Node)>),
-    Map(FxHashMap<Box<str>, Node>),
+    List(Vec<(Box<[u8]>, Node)>),
+    Map(FxHashMap<Box<[u8]>, Node>),
 }
 
 impl Default for Children {
@@ -28,19 +28,23 @@ impl Default for Children {
     }
 }
 
+/// The hash-map lookup, kept out of line so that the list search inlines small.
+#[inline(never)]
+fn map_get<'n>(map: &'n FxHashMap<Box<[u8]>, Node>, level: &[u8]) -> Option<&'n Node> {
+    map.get(level)
+}
+
 impl Children {
-    #[inline]
-    fn get(&self, level: &str) -> Option<&Node> {
+    #[inline(always)]
+    fn get(&self, level: &[u8]) -> Option<&Node> {
         match self {
-            Children::List(list) => list
-                .iter()
-                .find(|(k, _)| k.len() == level.len() && **k == *level)
-                .map(|(_, n)| n),
-            Children::Map(map) => map.get(level),
+            Children::List(list) => list.iter().find(|(k, _)| same(k, level)).map(|(_, n)| n),
+            Children::Map(map) => map_get(map, level),
         }
     }
 
     fn entry(&mut self, level: &str) -> &mut Node {
+        let level = level.as_bytes();
         if let Children::List(list) = self {
             if list.len() >= LIST_MAX && !list.iter().any(|(k, _)| **k == *level) {
                 *self = Children::Map(std::mem::take(list).into_iter().collect());
@@ -69,7 +73,7 @@ impl Children {
     }
 
     /// Visits every child, without allocating.
-    fn for_each(&self, mut f: impl FnMut(&str, &Node)) {
+    fn for_each(&self, mut f: impl FnMut(&[u8], &Node)) {
         match self {
             Children::List(list) => list.iter().for_each(|(k, n)| f(k, n)),
             Children::Map(map) => map.iter().for_each(|(k, n)| f(k, n)),
@@ -152,17 +156,7 @@ impl Node {
                 }
                 Level::Lit(l) => node.lit.entry(l),
                 Level::Plus => node.rare_mut().plus.get_or_insert_with(Node::default),
-                Level::Tmpl(pieces) => {
-                    let tmpl = &mut node.rare_mut().tmpl;
-                    let i = match tmpl.iter().position(|(p, _)| p == pieces) {
-                        Some(i) => i,
-                        None => {
-                            tmpl.push((pieces.clone(), Node::default()));
-                            tmpl.len() - 1
-                        }
-                    };
-                    &mut tmpl[i].1
-                }
+                Level::Tmpl(pieces) => node.edge(pieces.to_vec()),
             };
         }
         node.end.push(stmt);
@@ -177,27 +171,62 @@ impl Node {
         node.end.push(stmt);
     }
 
-    /// Adds a glob: its complete leading literal levels become edges, the rest its tail.
+    /// Adds a glob: its complete leading levels without wildcards become edges (literal, or
+    /// templates where they hold variables, whose values never contain `/`), the rest its tail.
     pub(crate) fn insert_glob(&mut self, toks: &[GlobTok], entry: GlobEntry) {
         let mut node = self;
-        let mut tail: Vec<GlobTok> = toks.to_vec();
-        if let Some(GlobTok::Lit(first)) = toks.first() {
-            if let Some(cut) = first.rfind('/') {
-                for level in first[..cut].split('/') {
-                    node = node.lit.entry(level);
+        // The pieces of the level being read, and the token (and byte in it) where it began.
+        let mut level: Vec<Piece> = Vec::new();
+        let mut level_start = (0, 0);
+        let mut tail: Option<Vec<GlobTok>> = None;
+        'toks: for (t, tok) in toks.iter().enumerate() {
+            match tok {
+                GlobTok::Star | GlobTok::One => {
+                    tail = Some(tail_from(toks, level_start));
+                    break 'toks;
                 }
-                let rest = &first[cut + 1..];
-                if rest.is_empty() {
-                    tail.remove(0);
-                } else {
-                    tail[0] = GlobTok::Lit(rest.into());
+                GlobTok::Var(slot) => level.push(Piece::Var(*slot)),
+                GlobTok::Lit(text) => {
+                    let mut from = 0;
+                    for (cut, _) in text.match_indices('/') {
+                        if from < cut {
+                            level.push(Piece::Text(text[from..cut].into()));
+                        }
+                        node = node.edge(std::mem::take(&mut level));
+                        from = cut + 1;
+                        level_start = (t, from);
+                    }
+                    if from < text.len() {
+                        level.push(Piece::Text(text[from..].into()));
+                    }
                 }
             }
         }
+        // A glob without wildcards keeps its last level as its tail, matched as text.
+        let tail = tail.unwrap_or_else(|| tail_from(toks, level_start));
         node.rare_mut()
             .globs
             .get_or_insert_with(Tails::default)
             .push(tail.into(), entry);
+    }
+
+    /// The child for one complete level: a literal edge, or a template edge.
+    fn edge(&mut self, level: Vec<Piece>) -> &mut Node {
+        match &level[..] {
+            [] => self.lit.entry(""),
+            [Piece::Text(t)] => self.lit.entry(t),
+            _ => {
+                let tmpl = &mut self.rare_mut().tmpl;
+                let i = match tmpl.iter().position(|(p, _)| **p == level[..]) {
+                    Some(i) => i,
+                    None => {
+                        tmpl.push((level.into(), Node::default()));
+                        tmpl.len() - 1
+                    }
+                };
+                &mut tmpl[i].1
+            }
+        }
     }
 
     /// Compiles glob tails (GlobSets where many share a node) and shrinks vectors.
@@ -239,6 +268,11 @@ impl Node {
         if let Some(child) = self.lit.get(level) {
             child.literal(lv, i + 1, b, out);
         }
+        for (pieces, child) in self.tmpl() {
+            if tmpl_matches(pieces, level, b) {
+                child.literal(lv, i + 1, b, out);
+            }
+        }
     }
 
     /// Whether nothing was inserted.
@@ -252,32 +286,40 @@ impl Node {
     pub(crate) fn topic(
         &self,
         lv: &Levels<'_>,
-        i: usize,
+        mut i: usize,
         deny_only: bool,
         dollar: bool,
         b: &[Binding],
         out: &mut impl FnMut(u32, bool),
     ) {
-        let Some(level) = lv.get(i) else {
-            emit(&self.end, deny_only, out);
-            emit(&self.hash, deny_only, out);
-            return;
-        };
-        if let (Some(globs), Some(rest)) = (self.globs(), lv.rest(i)) {
-            globs.matches(rest, dollar && i == 0, b, out);
-        }
-        let wild_deny_only = deny_only || (dollar && i == 0 && level.starts_with('$'));
-        emit(&self.hash, wild_deny_only, out);
-        if let Some(p) = self.plus() {
-            p.topic(lv, i + 1, wild_deny_only, dollar, b, out);
-        }
-        if let Some(child) = self.lit.get(level) {
-            child.topic(lv, i + 1, deny_only, dollar, b, out);
-        }
-        for (pieces, child) in self.tmpl() {
-            if tmpl_matches(pieces, level, b) {
-                child.topic(lv, i + 1, deny_only, dollar, b, out);
+        // The literal path is followed in a loop; only wildcard and template branches recurse.
+        let mut node = self;
+        loop {
+            let Some(level) = lv.get(i) else {
+                emit(&node.end, deny_only, out);
+                emit(&node.hash, deny_only, out);
+                return;
+            };
+            let wild_deny_only = deny_only || (dollar && i == 0 && level.first() == Some(&b'$'));
+            emit(&node.hash, wild_deny_only, out);
+            if let Some(rare) = &node.rare {
+                if let (Some(globs), Some(rest)) = (&rare.globs, lv.rest(i)) {
+                    globs.matches(rest, dollar && i == 0, b, out);
+                }
+                if let Some(p) = &rare.plus {
+                    p.topic(lv, i + 1, wild_deny_only, dollar, b, out);
+                }
+                for (pieces, child) in &rare.tmpl {
+                    if tmpl_matches(pieces, level, b) {
+                        child.topic(lv, i + 1, deny_only, dollar, b, out);
+                    }
+                }
             }
+            match node.lit.get(level) {
+                Some(child) => node = child,
+                None => return,
+            }
+            i += 1;
         }
     }
 
@@ -291,13 +333,13 @@ impl Node {
         out: &mut impl FnMut(u32, bool),
     ) {
         let level = lv.get(i);
-        let blocked = i == 0 && level.is_some_and(|l| l.starts_with('$'));
+        let blocked = i == 0 && level.is_some_and(|l| l.first() == Some(&b'$'));
         if !blocked {
             emit(&self.hash, false, out);
         }
         match level {
             None => emit(&self.end, false, out),
-            Some("#") => {
+            Some(b"#") => {
                 // Every topic has at least one level, so at the root `+/#` contains `#`.
                 if i == 0 {
                     if let Some(p) = self.plus() {
@@ -305,7 +347,7 @@ impl Node {
                     }
                 }
             }
-            Some("+") => {
+            Some(b"+") => {
                 if let Some(p) = self.plus() {
                     p.containing(lv, i + 1, b, out);
                 }
@@ -343,11 +385,11 @@ impl Node {
                 emit(&self.hash, false, out);
                 emit(&self.end, false, out);
             }
-            Some("#") => self.subtree(first, b, out),
-            Some("+") => {
+            Some(b"#") => self.subtree(first, b, out),
+            Some(b"+") => {
                 emit(&self.hash, false, out);
                 self.lit.for_each(|key, child| {
-                    if !(first && key.starts_with('$')) {
+                    if !(first && key.first() == Some(&b'$')) {
                         child.overlapping(lv, i + 1, b, out);
                     }
                 });
@@ -382,7 +424,7 @@ impl Node {
         emit(&self.end, false, out);
         emit(&self.hash, false, out);
         self.lit.for_each(|key, child| {
-            if !(first && key.starts_with('$')) {
+            if !(first && key.first() == Some(&b'$')) {
                 child.subtree(false, b, out);
             }
         });
@@ -401,14 +443,43 @@ fn value(b: &[Binding], slot: u16) -> Option<&str> {
     b.get(usize::from(slot)).and_then(Binding::usable)
 }
 
+/// Byte equality for the short keys of trie edges, compared in place: a call into the C
+/// library's `memcmp` costs more than the comparison itself.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (aw, at) = a.as_chunks::<8>();
+    let (bw, bt) = b.as_chunks::<8>();
+    aw.iter()
+        .zip(bw)
+        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && at.iter().zip(bt).all(|(x, y)| x == y)
+}
+
+/// The tokens of a glob from token `t`, byte `from` of it (a literal token may be cut).
+fn tail_from(toks: &[GlobTok], (t, from): (usize, usize)) -> Vec<GlobTok> {
+    let mut tail: Vec<GlobTok> = toks.get(t..).unwrap_or_default().to_vec();
+    if let Some(GlobTok::Lit(text)) = tail.first() {
+        let rest = text.get(from..).unwrap_or_default();
+        if rest.is_empty() {
+            tail.remove(0);
+        } else {
+            tail[0] = GlobTok::Lit(rest.into());
+        }
+    }
+    tail
+}
+
 /// Whether a level equals the template with its variables substituted literally.
-pub(crate) fn tmpl_matches(pieces: &[Piece], level: &str, b: &[Binding]) -> bool {
+pub(crate) fn tmpl_matches(pieces: &[Piece], level: &[u8], b: &[Binding]) -> bool {
     let mut rest = level;
     for p in pieces {
         let part = match p {
-            Piece::Text(t) => &**t,
+            Piece::Text(t) => t.as_bytes(),
             Piece::Var(s) => match value(b, *s) {
-                Some(v) => v,
+                Some(v) => v.as_bytes(),
                 None => return false,
             },
         };
