@@ -73,6 +73,9 @@ impl DeclaredIdentities {
     }
 }
 
+// The message below spells the limit out.
+const _: () = assert!(MAX_NAME_LEN == 128);
+
 /// Checks a thing name carried by a declared identity or an identity token: not empty, at most
 /// [`MAX_NAME_LEN`] bytes, no control characters.
 pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
