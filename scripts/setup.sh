@@ -30,3 +30,4 @@ need_deb() {
 }
 need_deb clang openssl mosquitto mosquitto-clients
 python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install -q 'PyJWT[crypto]==2.10.1'
+python3 -c 'import argon2' 2>/dev/null || python3 -m pip install -q 'argon2-cffi==23.1.0'  # argon2id test hashes

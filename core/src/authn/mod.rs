@@ -5,3 +5,8 @@
 //! (`now`), randomness as bytes from the caller. Failures are
 //! [`Error::Rejected`](crate::Error::Rejected) with a [`Rejection`](crate::Rejection) that never
 //! contains the secret.
+
+pub mod declared;
+pub mod identity_token;
+pub mod password;
+pub mod psk;
