@@ -5,3 +5,7 @@
 //! (`now`), randomness as bytes from the caller. Failures are
 //! [`Error::Rejected`](crate::Error::Rejected) with a [`Rejection`](crate::Rejection) that never
 //! contains the secret.
+
+pub mod crl;
+pub mod registry;
+pub mod x509;
