@@ -14,6 +14,11 @@ use rcgen::{DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose};
 mod x509_pki;
 use x509_pki::{dns, email, uri, Ca, Leaf, Scratch, NOW, Y2020, Y2030, Y2040};
 
+/// 2026-01-01T00:00:00Z.
+const Y2026: u64 = 1_767_225_600;
+/// 2027-06-01T00:00:00Z.
+const MID_2027: u64 = 1_811_808_000;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -717,12 +722,14 @@ fn cache_hits_recheck_time_and_state() {
     assert_eq!(verifier.cached(), 1);
     assert!(auth(&verifier, &bundle).is_ok());
     assert_eq!(verifier.cached(), 1);
-    // Later than the leaf's notAfter, and before its notBefore: both from the cache.
+    // Later than the leaf's notAfter, and before its notBefore: the cached window misses,
+    // the fresh verification rejects, and the entry stays.
     let registry = Registry::new();
     let late = verifier.authenticate(&registry, &bundle, None, Y2030);
     assert_eq!(rejection(late), Rejection::Expired);
     let early = verifier.authenticate(&registry, &bundle, None, Y2020);
     assert_eq!(rejection(early), Rejection::NotYetValid);
+    assert_eq!(verifier.cached(), 1);
     // Registry state on a hit.
     let mut registry = Registry::new();
     registry.register(Fingerprint::of(&der), None).unwrap();
@@ -744,6 +751,35 @@ fn cache_hits_recheck_time_and_state() {
     let before = verifier.cached();
     assert!(auth(&verifier, stranger.der()).is_err());
     assert_eq!(verifier.cached(), before);
+}
+
+#[test]
+fn cached_path_out_of_its_window_is_verified_afresh() {
+    let root = Ca::root("Root");
+    let (sub, reissued) = root.intermediate_twice("Issuing CA", (2026, 1, 1), (2040, 1, 1));
+    let leaf = sub.leaf(&Leaf::new("long-lived", 77));
+    // The older intermediate first: webpki takes it while it is valid.
+    let bundle = format!("{}{}{}", leaf.pem(), sub.pem(), reissued.pem());
+    let verifier = CertificateVerifier::builder()
+        .trust_anchors("root.pem", root.pem().as_bytes())
+        .unwrap()
+        .accept_unregistered(true)
+        .build()
+        .unwrap();
+    let registry = Registry::new();
+    let now = verifier
+        .authenticate(&registry, bundle.as_bytes(), None, NOW)
+        .unwrap();
+    assert_eq!(now.not_after, Y2026);
+    // In mid-2027 the cached path has expired, the one through the re-issued certificate not.
+    let later = verifier
+        .authenticate(&registry, bundle.as_bytes(), None, MID_2027)
+        .unwrap();
+    assert_eq!(later.not_after, Y2040);
+    assert_eq!(verifier.cached(), 1);
+    // Expired for real once every path has.
+    let err = verifier.authenticate(&registry, bundle.as_bytes(), None, Y2040 + 1);
+    assert_eq!(rejection(err), Rejection::Expired);
 }
 
 // ---------------------------------------------------------------------------------------------

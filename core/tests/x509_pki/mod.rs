@@ -71,6 +71,22 @@ impl Ca {
         }
     }
 
+    /// An intermediate CA certified twice with one key: the first certificate valid until `first`,
+    /// the second until `second` (as when an intermediate is re-issued before it expires).
+    pub fn intermediate_twice(&self, cn: &str, first: Day, second: Day) -> (Ca, Certificate) {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = ca_params(cn, ca_usages());
+        params.not_after = date_time_ymd(second.0, second.1, second.2);
+        let later = params.signed_by(&key, &self.issuer).unwrap();
+        params.not_after = date_time_ymd(first.0, first.1, first.2);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let ca = Ca {
+            cert,
+            issuer: Issuer::new(params, key),
+        };
+        (ca, later)
+    }
+
     /// The CA certificate as PEM.
     pub fn pem(&self) -> String {
         self.cert.pem()

@@ -51,9 +51,10 @@
 //! # Warm path
 //! The outcome of the parsing and signature checks is cached, keyed by the exact presented
 //! bytes (bounded, first in first out, [`DEFAULT_CACHE_CAPACITY`] entries by default, roughly
-//! the presented size each). A hit re-checks the validity window of the whole path, the
-//! revocation lists and the registry against the caller's `now`, and parses nothing. Failures
-//! are not cached.
+//! the presented size each). A hit re-checks the revocation lists and the registry against the
+//! caller's `now` and parses nothing; when `now` falls outside the validity window of the cached
+//! path, the bytes are verified afresh (another path, through a re-issued intermediate, may be
+//! valid then). Failures are not cached.
 //!
 //! [`Rejection`]: crate::Rejection
 //! [`Rejection::WeakKey`]: crate::Rejection::WeakKey

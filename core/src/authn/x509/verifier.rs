@@ -160,7 +160,11 @@ impl CertificateVerifier {
             return Err(Rejection::TooLarge);
         }
         if let Some(hit) = self.cache.get(presented) {
-            return Ok(hit);
+            if (hit.not_before..=hit.not_after).contains(&now) {
+                return Ok(hit);
+            }
+            // Outside the cached path's window another path may be valid (a re-issued
+            // intermediate, say): verify afresh, which also gives the precise rejection.
         }
         let verified = Arc::new(self.verify_chain(presented, now)?);
         self.cache.insert(presented, Arc::clone(&verified));
