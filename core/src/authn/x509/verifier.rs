@@ -225,6 +225,7 @@ impl CertificateVerifier {
             ));
         }
         // The leaf comes first; the rest, then the configured intermediates, may build the path.
+        // `certs` is not empty (checked above), so `remove(0)` cannot panic.
         let leaf_der = certs.remove(0);
         let leaf = decode(&leaf_der)?;
         keys::check_key(leaf.tbs_certificate().subject_public_key_info())?;
@@ -255,11 +256,11 @@ impl CertificateVerifier {
 
         let mut window = validity::Window::of(&leaf);
         let mut revocation = Vec::new();
-        self.note_revocation(&leaf, &mut revocation);
+        self.note_revocation(&leaf, &mut revocation)?;
         for cert in path.intermediate_certificates() {
             let parsed = decode(&cert.der())?;
             window.narrow(&parsed);
-            self.note_revocation(&parsed, &mut revocation);
+            self.note_revocation(&parsed, &mut revocation)?;
         }
 
         let fingerprint = Fingerprint::of(&leaf_der);
@@ -294,18 +295,24 @@ impl CertificateVerifier {
     }
 
     /// Remembers `cert` for the revocation check if its issuer has a list.
-    fn note_revocation(&self, cert: &Certificate, out: &mut Vec<(IssuerIndex, Box<[u8]>)>) {
+    fn note_revocation(
+        &self,
+        cert: &Certificate,
+        out: &mut Vec<(IssuerIndex, Box<[u8]>)>,
+    ) -> Result<(), Rejection> {
         if self.revocation.is_empty() {
-            return;
+            return Ok(());
         }
         let tbs = cert.tbs_certificate();
-        let Some(issuer) = input::to_der(tbs.issuer()) else {
-            return;
-        };
+        // A decoded name always encodes again; if it ever did not, the certificate could not be
+        // matched to its issuer's list, so it is refused rather than let through unchecked.
+        let issuer =
+            input::to_der(tbs.issuer()).ok_or_else(|| malformed("issuer name does not encode"))?;
         if let Some(index) = self.revocation.issuer(&issuer) {
             let serial = fields::trim_serial(tbs.serial_number().as_bytes());
             out.push((index, Box::from(serial)));
         }
+        Ok(())
     }
 }
 
