@@ -146,6 +146,13 @@ pub enum Rejection {
     TooManySessions,
     /// The identity may not connect with that client id.
     ConnectDenied,
+    /// A certificate field the identity mapping needs (`cert.subject.cn`...) is absent, repeated,
+    /// or holds a character that may not appear in a name (`*`, `$`, `+`, `?`, `#`, a control
+    /// character).
+    MissingField(String),
+    /// The revocation list of an issuer in the chain is past its next update, so whether the
+    /// certificate was revoked since is unknown.
+    StaleRevocationList,
 }
 
 impl fmt::Display for Rejection {
@@ -179,6 +186,13 @@ impl fmt::Display for Rejection {
             Rejection::UnknownSession => f.write_str("unknown or expired session"),
             Rejection::TooManySessions => f.write_str("session table full"),
             Rejection::ConnectDenied => f.write_str("connect not allowed for this client id"),
+            Rejection::MissingField(name) => {
+                write!(
+                    f,
+                    "certificate field `{name}` missing or not usable as a name"
+                )
+            }
+            Rejection::StaleRevocationList => f.write_str("revocation list out of date"),
         }
     }
 }

@@ -6,7 +6,10 @@
 //! [`Error::Rejected`](crate::Error::Rejected) with a [`Rejection`](crate::Rejection) that never
 //! contains the secret.
 
+pub mod crl;
 pub mod declared;
 pub mod identity_token;
 pub mod password;
 pub mod psk;
+pub mod registry;
+pub mod x509;
