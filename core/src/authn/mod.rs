@@ -5,3 +5,6 @@
 //! (`now`), randomness as bytes from the caller. Failures are
 //! [`Error::Rejected`](crate::Error::Rejected) with a [`Rejection`](crate::Rejection) that never
 //! contains the secret.
+
+pub mod custom_authorizer;
+pub mod jwt;
