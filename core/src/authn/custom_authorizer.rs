@@ -74,6 +74,7 @@ pub struct CustomAuthorizerBuilder {
     password_username: PasswordUsername,
 }
 
+#[derive(Clone)]
 struct Authorizer {
     key: RsaKey,
     token_key: String,
@@ -166,7 +167,8 @@ impl CustomAuthorizerBuilder {
 }
 
 /// Verifies tokens carried in an MQTT CONNECT (see the [module documentation](self)).
-#[derive(Debug)]
+/// Immutable once built.
+#[derive(Debug, Clone)]
 pub struct CustomAuthorizer {
     authorizers: BTreeMap<String, Authorizer>,
     max_len: usize,

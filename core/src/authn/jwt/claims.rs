@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use crate::identity::valid_claim_name;
@@ -29,10 +30,12 @@ impl<'de> Deserialize<'de> for Claims {
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Claims, A::Error> {
                 let mut map = Map::new();
                 while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    if map.contains_key(&name) {
-                        return Err(de::Error::custom("repeated claim"));
+                    match map.entry(name) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(value);
+                        }
+                        Entry::Occupied(_) => return Err(de::Error::custom("repeated claim")),
                     }
-                    map.insert(name, value);
                 }
                 Ok(Claims(map))
             }
