@@ -79,7 +79,13 @@ impl JwtVerifierBuilder {
     }
 
     /// Adds every signature key of a JSON Web Key Set (`name` is how the configuration names
-    /// the file). Each key needs `kid` and `alg`; see the [module documentation](super).
+    /// the file): RSA (`n`, `e`), EC (`crv` P-256 or P-384, `x`, `y`), OKP (`crv` Ed25519, `x`)
+    /// and oct (`k`) keys, each with a `kid` and an `alg` (required: the key is pinned to it).
+    ///
+    /// Keys marked for another use (`use` other than `sig`, or `key_ops` without `verify`) are
+    /// skipped. Every other key must be complete and supported, or the whole set is refused, so
+    /// that a bad key fails the load rather than some tokens later; a set with no signature key
+    /// is refused too. Public keys that carry private members (`d`, `p`, ...) are refused.
     pub fn jwks(mut self, name: &str, json: &[u8]) -> Result<JwtVerifierBuilder, Error> {
         let located = |line: usize, m: String| {
             Error::single(
