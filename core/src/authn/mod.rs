@@ -7,8 +7,10 @@
 //! contains the secret.
 
 pub mod crl;
+pub mod custom_authorizer;
 pub mod declared;
 pub mod identity_token;
+pub mod jwt;
 pub mod password;
 pub mod psk;
 pub mod registry;
