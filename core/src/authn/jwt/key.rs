@@ -331,7 +331,7 @@ mod tests {
 
     fn modulus(bits: usize) -> Vec<u8> {
         let mut n = vec![0xffu8; bits.div_ceil(8)];
-        if bits % 8 != 0 {
+        if !bits.is_multiple_of(8) {
             n[0] = (1u8 << (bits % 8)) - 1;
         }
         n
