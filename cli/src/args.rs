@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mqward_core::{Attribute, IdentityKind, Operation};
 
-/// Check, explain and import MQTT authorization policies.
+/// Check, explain and import MQTT authorization policies; manage client certificates and
+/// identity tokens.
 ///
 /// Exit codes: 0 success (for `explain`: allowed), 1 denied (`explain` only),
-/// 2 bad input (usage, unreadable or invalid file).
+/// 2 bad input (usage, unreadable or invalid file, a change the registry or store refuses).
 #[derive(Debug, Parser)]
 #[command(name = "mqward", version)]
 pub struct Cli {
@@ -37,6 +38,125 @@ pub enum Command {
     /// Prints the document on standard output and, on standard error, every rule that could
     /// not be carried over exactly. Exit 0 imported, 2 unreadable or invalid.
     Import(ImportArgs),
+    /// Manage the certificate registry: the operator state of each client certificate.
+    ///
+    /// Every change is written atomically (the file keeps its mode and owner) and printed as
+    /// `<fingerprint> <before> -> <after>`; a command that changes nothing says so and writes
+    /// nothing. Exit 0 done or nothing to do, 2 bad input or a refused change (revoked is final).
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Issue, list and revoke identity tokens (`IDENTITY-TOKEN//...` bearer credentials).
+    ///
+    /// The store keeps only a hash of each token; `issue` prints the credential once, on
+    /// standard output. Exit 0 done, 2 bad input.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `mqward cert ...`.
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// List the registered certificates: fingerprint, state and name, sorted by fingerprint.
+    List(CertListArgs),
+    /// Register a certificate as `inactive` (it becomes `active` on first use); creates the
+    /// registry file if there is none.
+    Register(CertRegisterArgs),
+    /// Refuse a certificate until it is reactivated.
+    Suspend(CertChangeArgs),
+    /// Make a suspended or inactive certificate active (never a revoked one).
+    Reactivate(CertChangeArgs),
+    /// Refuse a certificate for good; it stays in the registry as `revoked`.
+    Revoke(CertChangeArgs),
+}
+
+/// `mqward cert list --registry FILE [--json]`.
+#[derive(Debug, Args)]
+pub struct CertListArgs {
+    /// The registry file.
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    /// Print a JSON array of `{fingerprint, state, name}` (name null when absent) instead of a
+    /// table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mqward cert register --registry FILE CERT [--name N]`.
+#[derive(Debug, Args)]
+pub struct CertRegisterArgs {
+    /// The registry file (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    /// The certificate: a PEM or DER file (of a bundle, the first certificate), or its SHA-256
+    /// fingerprint as 64 hex digits (colons allowed, as `openssl x509 -fingerprint -sha256`
+    /// prints it).
+    #[arg(value_name = "CERT|FINGERPRINT")]
+    pub cert: OsString,
+    /// A name for the operator's benefit (free text without control characters).
+    #[arg(long, value_name = "N", value_parser = parse_cert_name)]
+    pub name: Option<String>,
+}
+
+/// `mqward cert suspend|reactivate|revoke --registry FILE CERT`.
+#[derive(Debug, Args)]
+pub struct CertChangeArgs {
+    /// The registry file.
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    /// The certificate: its SHA-256 fingerprint (64 hex digits, colons allowed) or a PEM or DER
+    /// file holding it.
+    #[arg(value_name = "FINGERPRINT|CERT")]
+    pub cert: OsString,
+}
+
+/// `mqward token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a thing name, print the credential once on standard output and the
+    /// expiry on standard error; creates the store file if there is none.
+    Issue(TokenIssueArgs),
+    /// List the tokens: name, issue time, expiry (UTC) and whether expired. Never hashes.
+    List(TokenListArgs),
+    /// Revoke every token of a name.
+    Revoke(TokenRevokeArgs),
+}
+
+/// `mqward token issue --store FILE --name NAME --ttl DURATION`.
+#[derive(Debug, Args)]
+pub struct TokenIssueArgs {
+    /// The token store file (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub store: PathBuf,
+    /// The thing name the token stands for (1 to 128 bytes, no control characters).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// How long the token is valid: seconds (`3600`) or a number with a unit s, m, h or d
+    /// (`90m`, `24h`, `30d`).
+    #[arg(long, value_name = "DURATION", value_parser = crate::time::parse_ttl)]
+    pub ttl: u64,
+}
+
+/// `mqward token list --store FILE [--json]`.
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// The token store file.
+    #[arg(long, value_name = "FILE")]
+    pub store: PathBuf,
+    /// Print a JSON array of `{name, issued, expires, expired}` (times in seconds since the Unix
+    /// epoch) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mqward token revoke --store FILE --name NAME`.
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token store file.
+    #[arg(long, value_name = "FILE")]
+    pub store: PathBuf,
+    /// The thing name whose tokens to revoke (all of them).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
 }
 
 /// `mqward check FILE`.
@@ -109,6 +229,16 @@ pub enum Format {
     MosquittoAcl,
 }
 
+fn parse_cert_name(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("a certificate name cannot be empty".to_owned());
+    }
+    if text.chars().any(char::is_control) {
+        return Err("a certificate name cannot hold control characters".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
 fn parse_kind(text: &str) -> Result<IdentityKind, String> {
     IdentityKind::parse(text).ok_or_else(|| {
         format!(
@@ -174,6 +304,13 @@ mod tests {
             .unwrap_err()
             .contains("unknown kind `robot`"));
         assert!(parse_attr("kind=psk").is_ok());
+    }
+
+    #[test]
+    fn certificate_names() {
+        assert_eq!(parse_cert_name("sensor 1 é"), Ok("sensor 1 é".to_owned()));
+        assert!(parse_cert_name("").is_err());
+        assert!(parse_cert_name("a\nb").unwrap_err().contains("control"));
     }
 
     #[test]

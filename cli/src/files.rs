@@ -1,14 +1,41 @@
-//! Reading the files the commands name.
+//! Reading the files the commands name, and replacing the ones they change.
 
+use std::io;
 use std::path::Path;
 
+use mqward_core::authn::x509::Fingerprint;
 use mqward_core::{Builder, Document, Snapshot};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use x509_cert::der::Decode;
+use x509_cert::Certificate;
 
+use crate::atomic;
 use crate::error::Error;
 
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads a whole file, or `None` if there is no file of that name.
+pub fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Replaces (or creates) a file atomically, keeping its mode and owner.
+pub fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    atomic::write(path, bytes).map_err(|source| Error::Save {
         path: path.to_owned(),
         source,
     })
@@ -35,4 +62,32 @@ pub fn load_policy(path: &Path) -> Result<(Document, Snapshot), Error> {
     let doc = Document::from_json(&bytes).map_err(|e| invalid(path, &e))?;
     let snapshot = Builder::new().build(&doc).map_err(|e| invalid(path, &e))?;
     Ok((doc, snapshot))
+}
+
+/// The SHA-256 fingerprint of the certificate in a file (PEM or DER), and how many certificates
+/// the file holds. Of a PEM bundle (leaf first, as clients present them) the first is taken.
+pub fn certificate_fingerprint(path: &Path, bytes: &[u8]) -> Result<(Fingerprint, usize), Error> {
+    let not = |reason: &str| Error::NotCertificate {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(not("the file is empty"));
+    }
+    // DER certificates are SEQUENCEs (first byte 0x30); PEM text never starts with `0`.
+    let (der, count) = if bytes.first() == Some(&0x30) {
+        (bytes.to_vec(), 1)
+    } else {
+        let sections = CertificateDer::pem_slice_iter(bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| not("a PEM section is malformed"))?;
+        let count = sections.len();
+        let first = sections
+            .into_iter()
+            .next()
+            .ok_or_else(|| not("no `CERTIFICATE` PEM section, and not DER"))?;
+        (first.as_ref().to_vec(), count)
+    };
+    Certificate::from_der(&der).map_err(|_| not("not a valid X.509 certificate encoding"))?;
+    Ok((Fingerprint::of(&der), count))
 }

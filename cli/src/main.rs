@@ -1,16 +1,22 @@
-//! `mqward`: check, explain and import MQTT authorization policies from the command line.
+//! `mqward`: check, explain and import MQTT authorization policies, and manage the certificate
+//! registry and identity tokens, from the command line.
 //!
 //! Every command reads a file, works with `mqward-core`, and maps the outcome to an exit code:
-//! 0 success (for `explain`: allowed), 1 denied (`explain` only), 2 bad input of any kind.
+//! 0 success (for `explain`: allowed), 1 denied (`explain` only), 2 bad input of any kind
+//! (including a change the registry or token store refuses). Files are changed atomically.
 #![forbid(unsafe_code)]
 
 mod args;
+mod atomic;
+mod cert;
 mod check;
 mod error;
 mod explain;
 mod files;
 mod import;
 mod report;
+mod time;
+mod token;
 
 use std::process::ExitCode;
 
@@ -22,7 +28,8 @@ use args::{Cli, Command};
 const EXIT_OK: u8 = 0;
 /// `explain` only: the request is denied.
 const EXIT_DENY: u8 = 1;
-/// Bad input: usage, an unreadable file, an invalid policy or a failed import.
+/// Bad input: usage, an unreadable file, an invalid policy, a failed import, or a registry or
+/// token store change that is refused or cannot be written.
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
@@ -32,6 +39,8 @@ fn main() -> ExitCode {
         Command::Check(a) => check::run(&a),
         Command::Explain(a) => explain::run(&a),
         Command::Import(a) => import::run(&a),
+        Command::Cert(c) => cert::run(&c),
+        Command::Token(c) => token::run(&c),
     };
     match result {
         Ok(code) => ExitCode::from(code),
