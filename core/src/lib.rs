@@ -26,6 +26,7 @@
 
 pub mod authn;
 pub mod compile;
+pub mod config;
 pub mod decision;
 pub mod engine;
 pub mod error;
@@ -34,7 +35,9 @@ pub mod policy;
 pub mod principal;
 pub mod request;
 
+pub use authn::authenticator::{Authenticated, Authenticator, Credentials};
 pub use compile::{Builder, Snapshot, StatementInfo, Strategy};
+pub use config::Config;
 pub use decision::{Decision, Explanation, Reason};
 pub use engine::Engine;
 pub use error::{Error, Location, Problem, Rejection};
