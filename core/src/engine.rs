@@ -1,18 +1,40 @@
 //! The engine: the current snapshot behind an `ArcSwap`, so decisions never wait while a new
-//! document is compiled and swapped in.
+//! document is compiled and swapped in; the authenticator, the certificate registry and the
+//! session table beside it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use arc_swap::ArcSwap;
 
+use crate::authn::authenticator::{Authenticated, Authenticator, Credentials};
+use crate::authn::registry::{Registry, StateChange};
+use crate::authn::x509::Fingerprint;
 use crate::compile::{Builder, Snapshot};
-use crate::decision::Decision;
-use crate::error::Error;
+use crate::config::{Config, SessionSettings};
+use crate::decision::{Decision, Explanation};
+use crate::error::{Error, Rejection};
 use crate::identity::Identity;
-use crate::policy::Document;
+use crate::policy::{Document, Effect};
 use crate::principal::Principal;
-use crate::request::Request;
+use crate::request::{Operation, Request};
+use crate::session::{EndReason, Event, Session, SessionTable, SessionToken};
+
+/// What an operator does to a registered certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertAction {
+    /// Reject it until reactivated; its sessions end at once.
+    Suspend,
+    /// Accept it again after a suspension.
+    Reactivate,
+    /// Reject it forever; its sessions end at once.
+    Revoke,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock left plain data behind, still consistent for our uses.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The one facade every surface calls. `Send + Sync`: many threads decide while another reloads.
 #[derive(Debug)]
@@ -22,17 +44,26 @@ pub struct Engine {
     /// Serializes installs so that generations and snapshots stay paired; deciders never take it.
     installing: Mutex<()>,
     builder: Builder,
+    auth: ArcSwap<Authenticator>,
+    registry: RwLock<Registry>,
+    sessions: SessionTable,
+    events: Mutex<Vec<Event>>,
 }
 
 impl Engine {
     /// An engine over a compiled snapshot.
     pub fn new(builder: Builder, mut snapshot: Snapshot) -> Engine {
         snapshot.generation = 1;
+        let settings = SessionSettings::default();
         Engine {
             current: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
             installing: Mutex::new(()),
             builder,
+            auth: ArcSwap::from_pointee(Authenticator::new()),
+            registry: RwLock::new(Registry::new()),
+            sessions: SessionTable::new(settings.max, settings.trust_duration_seconds),
+            events: Mutex::new(Vec::new()),
         }
     }
 
@@ -98,6 +129,338 @@ impl Engine {
         }
         principal.decide(request)
     }
+}
+
+/// Configuration, authentication and sessions.
+impl Engine {
+    /// An engine from a configuration: `read` returns the bytes of each file the configuration
+    /// names; `random` keys the credential caches. Returns the warnings to log.
+    pub fn from_config(
+        config: &Config,
+        read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+        random: &[u8; 32],
+    ) -> Result<(Engine, Vec<String>), Error> {
+        let loaded = config.load(read, random)?;
+        let builder = Builder::new();
+        let snapshot = builder.build(&loaded.document)?;
+        let mut engine = Engine::new(builder, snapshot);
+        engine.auth = ArcSwap::from_pointee(loaded.authenticator);
+        engine.registry = RwLock::new(loaded.registry);
+        engine.sessions =
+            SessionTable::new(loaded.sessions.max, loaded.sessions.trust_duration_seconds);
+        Ok((engine, loaded.warnings))
+    }
+
+    /// Reloads a configuration: on any error nothing changes. Live sessions keep their
+    /// identities and are decided by the new policy at once. Returns the warnings to log.
+    pub fn reload_config(
+        &self,
+        config: &Config,
+        read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+        random: &[u8; 32],
+    ) -> Result<Vec<String>, Error> {
+        let loaded = config.load(read, random)?;
+        let snapshot = self.builder.build(&loaded.document)?;
+        self.auth.store(Arc::new(loaded.authenticator));
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = loaded.registry;
+        self.install(snapshot);
+        Ok(loaded.warnings)
+    }
+
+    /// The authenticator in force.
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        self.auth.load_full()
+    }
+
+    /// The PSK key for an identity as lowercase hex (what Mosquitto's handshake asks for).
+    pub fn psk_key_hex(&self, identity: &str) -> Option<String> {
+        self.auth
+            .load()
+            .psk_key(identity)
+            .map(|k| k.hex().to_owned())
+    }
+
+    /// Checks a certificate alone (Greengrass "verify client device identity").
+    pub fn verify_certificate(&self, certificate: &[u8], now: u64) -> Result<(), Error> {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        self.auth
+            .load()
+            .verify_certificate(&registry, certificate, now)
+    }
+
+    /// Authenticates credentials at `now`. A registered certificate's first use is applied to
+    /// the registry and reported as an [`Event::StateChanged`].
+    pub fn authenticate(
+        &self,
+        credentials: &Credentials<'_>,
+        now: u64,
+    ) -> Result<Authenticated, Error> {
+        let result = {
+            let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+            self.auth.load().authenticate(&registry, credentials, now)?
+        };
+        if let Some(change) = &result.first_use {
+            let applied = self
+                .registry
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .apply(change);
+            if applied.is_ok() {
+                lock(&self.events).push(Event::StateChanged(change.clone()));
+            }
+        }
+        Ok(result)
+    }
+
+    /// Opens a session: authenticates, then requires the `connect` permission for the client id
+    /// (which the credentials must carry or the credential must map). `random` is 16 random
+    /// bytes from the host: the session token.
+    pub fn open_session(
+        &self,
+        credentials: &Credentials<'_>,
+        now: u64,
+        random: [u8; 16],
+    ) -> Result<SessionToken, Error> {
+        let auth = self.authenticate(credentials, now)?;
+        let mut principal = self.bind(auth.identity);
+        let client_id = principal
+            .identity()
+            .client_id()
+            .ok_or(Rejection::ConnectDenied)?
+            .to_owned();
+        if !self
+            .authorize(&mut principal, &Request::connect(&client_id))
+            .is_allowed()
+        {
+            return Err(Rejection::ConnectDenied.into());
+        }
+        let session = Session {
+            principal,
+            fingerprint: auth.fingerprint,
+            expires_at: auth.expires_at,
+            trusted_until: now.saturating_add(self.sessions.trust_duration),
+        };
+        let token = SessionToken::from_bytes(random);
+        let mut table = self
+            .sessions
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if table.len() >= self.sessions.max {
+            let ended: Vec<(SessionToken, EndReason)> = table
+                .iter()
+                .filter_map(|(t, s)| lock(s).over(now).map(|r| (*t, r)))
+                .collect();
+            self.end_sessions(&mut table, ended);
+        }
+        if table.len() >= self.sessions.max {
+            return Err(Rejection::TooManySessions.into());
+        }
+        if table.contains_key(&token) {
+            return Err(Rejection::Malformed(
+                "session token collision: use fresh random bytes".into(),
+            )
+            .into());
+        }
+        table.insert(token, Mutex::new(session));
+        Ok(token)
+    }
+
+    /// Authorizes a request by session token. An ended session (closed, expired, trust duration
+    /// passed, certificate suspended or revoked) is [`Rejection::UnknownSession`].
+    pub fn authorize_session(
+        &self,
+        token: &SessionToken,
+        request: &Request<'_>,
+        now: u64,
+    ) -> Result<Effect, Error> {
+        self.with_session(token, now, |engine, principal| {
+            engine.authorize(principal, request).effect
+        })
+    }
+
+    /// Authorizes by Greengrass strings: `mqtt:publish` + `mqtt:topic:a/b`, `mqtt:subscribe` +
+    /// `mqtt:topicfilter:a/+`, `mqtt:connect` + `mqtt:clientId:x` (also `mqtt:receive`,
+    /// `mqtt:unsubscribe`). A resource of the wrong type for the operation is malformed.
+    pub fn authorize_session_greengrass(
+        &self,
+        token: &SessionToken,
+        operation: &str,
+        resource: &str,
+        now: u64,
+    ) -> Result<Effect, Error> {
+        let request = greengrass_request(operation, resource)?;
+        self.authorize_session(token, &request, now)
+    }
+
+    /// Explains a decision by session token.
+    pub fn explain_session(
+        &self,
+        token: &SessionToken,
+        request: &Request<'_>,
+        now: u64,
+    ) -> Result<Explanation, Error> {
+        self.with_session(token, now, |engine, principal| {
+            if principal.snapshot().generation() != engine.generation.load(Ordering::Acquire) {
+                principal.rebind(engine.snapshot());
+            }
+            principal.explain(request)
+        })
+    }
+
+    fn with_session<T>(
+        &self,
+        token: &SessionToken,
+        now: u64,
+        f: impl FnOnce(&Engine, &mut Principal) -> T,
+    ) -> Result<T, Error> {
+        let ended = {
+            let table = self
+                .sessions
+                .sessions
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            let session = table.get(token).ok_or(Rejection::UnknownSession)?;
+            let mut session = lock(session);
+            match session.over(now) {
+                None => return Ok(f(self, &mut session.principal)),
+                Some(reason) => reason,
+            }
+        };
+        let mut table = self
+            .sessions
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        self.end_sessions(&mut table, vec![(*token, ended)]);
+        Err(Rejection::UnknownSession.into())
+    }
+
+    /// Closes a session; false if there was none.
+    pub fn close_session(&self, token: &SessionToken) -> bool {
+        self.sessions
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token)
+            .is_some()
+    }
+
+    /// The number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions
+            .sessions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Ends every session that is over at `now` (credential expired, trust duration passed),
+    /// each as an [`Event::Disconnect`]. Bounded work; call it from a timer.
+    pub fn tick(&self, now: u64) {
+        let mut table = self
+            .sessions
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let ended: Vec<(SessionToken, EndReason)> = table
+            .iter()
+            .filter_map(|(t, s)| lock(s).over(now).map(|r| (*t, r)))
+            .collect();
+        self.end_sessions(&mut table, ended);
+    }
+
+    /// Suspends, reactivates or revokes a registered certificate. Suspension and revocation end
+    /// its sessions at once (as [`Event::Disconnect`]); every change is also an
+    /// [`Event::StateChanged`] to persist. Revocation is final.
+    pub fn set_certificate_state(
+        &self,
+        fingerprint: &Fingerprint,
+        action: CertAction,
+    ) -> Result<Option<StateChange>, Error> {
+        let change = {
+            let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
+            match action {
+                CertAction::Suspend => registry.suspend(fingerprint)?,
+                CertAction::Reactivate => registry.reactivate(fingerprint)?,
+                CertAction::Revoke => registry.revoke(fingerprint)?,
+            }
+        };
+        if let Some(change) = &change {
+            lock(&self.events).push(Event::StateChanged(change.clone()));
+        }
+        let reason = match action {
+            CertAction::Suspend => Some(EndReason::Suspended),
+            CertAction::Revoke => Some(EndReason::Revoked),
+            CertAction::Reactivate => None,
+        };
+        if let Some(reason) = reason {
+            let mut table = self
+                .sessions
+                .sessions
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let ended: Vec<(SessionToken, EndReason)> = table
+                .iter()
+                .filter(|(_, s)| lock(s).fingerprint.as_ref() == Some(fingerprint))
+                .map(|(t, _)| (*t, reason))
+                .collect();
+            self.end_sessions(&mut table, ended);
+        }
+        Ok(change)
+    }
+
+    /// The certificate registry as its file's bytes (persist after state changes).
+    pub fn registry_json(&self) -> Vec<u8> {
+        self.registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .to_json()
+    }
+
+    /// Takes the events the host must act on, oldest first.
+    pub fn drain_events(&self) -> Vec<Event> {
+        std::mem::take(&mut *lock(&self.events))
+    }
+
+    fn end_sessions(
+        &self,
+        table: &mut std::collections::HashMap<SessionToken, Mutex<Session>>,
+        ended: Vec<(SessionToken, EndReason)>,
+    ) {
+        if ended.is_empty() {
+            return;
+        }
+        let mut events = lock(&self.events);
+        for (token, reason) in ended {
+            if let Some(session) = table.remove(&token) {
+                let session = session.into_inner().unwrap_or_else(|p| p.into_inner());
+                events.push(Event::Disconnect {
+                    session: token,
+                    client_id: session.principal.identity().client_id().map(str::to_owned),
+                    reason,
+                });
+            }
+        }
+    }
+}
+
+/// A request from Greengrass strings.
+pub fn greengrass_request<'a>(operation: &str, resource: &'a str) -> Result<Request<'a>, Error> {
+    let bad = |m: String| Error::from(Rejection::Malformed(m));
+    let op = operation
+        .strip_prefix("mqtt:")
+        .and_then(Operation::parse)
+        .ok_or_else(|| bad(format!("unknown operation `{operation}`")))?;
+    let want = match op {
+        Operation::Connect => "mqtt:clientId:",
+        Operation::Publish | Operation::Receive => "mqtt:topic:",
+        Operation::Subscribe | Operation::Unsubscribe => "mqtt:topicfilter:",
+    };
+    let value = resource
+        .strip_prefix(want)
+        .ok_or_else(|| bad(format!("`{operation}` needs a `{want}` resource")))?;
+    Ok(Request::new(op, value.as_bytes()))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 
 pub mod authn;
 pub mod compile;
+pub mod config;
 pub mod decision;
 pub mod engine;
 pub mod error;
@@ -33,15 +34,19 @@ pub mod identity;
 pub mod policy;
 pub mod principal;
 pub mod request;
+pub mod session;
 
+pub use authn::authenticator::{Authenticated, Authenticator, Credentials};
 pub use compile::{Builder, Snapshot, StatementInfo, Strategy};
+pub use config::Config;
 pub use decision::{Decision, Explanation, Reason};
-pub use engine::Engine;
+pub use engine::{CertAction, Engine};
 pub use error::{Error, Location, Problem, Rejection};
 pub use identity::{Attribute, CertField, Identity, IdentityKind};
 pub use policy::{Document, Effect, MatchMode};
 pub use principal::Principal;
 pub use request::{Malformed, Operation, Request};
+pub use session::{EndReason, Event, SessionToken};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -6,6 +6,7 @@
 //! [`Error::Rejected`](crate::Error::Rejected) with a [`Rejection`](crate::Rejection) that never
 //! contains the secret.
 
+pub mod authenticator;
 pub mod crl;
 pub mod custom_authorizer;
 pub mod declared;
