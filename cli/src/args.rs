@@ -9,8 +9,9 @@ use mqward_core::{Attribute, IdentityKind, Operation};
 /// Check, explain and import MQTT authorization policies; manage client certificates and
 /// identity tokens.
 ///
-/// Exit codes: 0 success (for `explain`: allowed), 1 denied (`explain` only),
-/// 2 bad input (usage, unreadable or invalid file, a change the registry or store refuses).
+/// Exit codes: 0 success (for `explain`: allowed; `verify-cert`, `authenticate`: accepted),
+/// 1 denied or rejected (`explain`, `verify-cert`, `authenticate`), 2 bad input (usage,
+/// unreadable or invalid file or configuration, a change the registry or store refuses).
 #[derive(Debug, Parser)]
 #[command(name = "mqward", version)]
 pub struct Cli {
@@ -51,6 +52,57 @@ pub enum Command {
     /// standard output. Exit 0 done, 2 bad input.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check a client certificate alone against an engine configuration: chain, validity,
+    /// revocation lists and registry state.
+    ///
+    /// Prints `valid` or `rejected: <reason>`, then the certificate's fingerprint. Exit 0 valid,
+    /// 1 rejected, 2 bad input (unreadable or invalid configuration, no certificate in the file,
+    /// no certificate authentication configured). Nothing is written.
+    VerifyCert(VerifyCertArgs),
+    /// Authenticate a client's credentials as the engine would at CONNECT.
+    ///
+    /// Prints `kind: <kind>` and every attribute of the identity, one `name: value` per line
+    /// (`thingName: sensor-1`, `cert.subject.cn: ...`, `claim.<name>: ...`), with the expiry on
+    /// standard error; or `rejected: <reason>`. Exit 0 authenticated, 1 rejected, 2 bad input
+    /// (unreadable or invalid configuration or file, no certificate in the --cert file).
+    /// Nothing is written (a certificate's first use is reported, not recorded).
+    Authenticate(AuthenticateArgs),
+}
+
+/// `mqward verify-cert --config FILE CERT`.
+#[derive(Debug, Args)]
+pub struct VerifyCertArgs {
+    /// The engine configuration (JSON); the files it names are read relative to its directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The client certificate, PEM or DER; a PEM bundle is the leaf first, then intermediates.
+    #[arg(value_name = "CERT")]
+    pub cert: PathBuf,
+}
+
+/// `mqward authenticate --config FILE [credentials]`.
+#[derive(Debug, Args)]
+pub struct AuthenticateArgs {
+    /// The engine configuration (JSON); the files it names are read relative to its directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The MQTT client id.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// The MQTT username.
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// The MQTT password (or a token, `IDENTITY-TOKEN//...`, or a JWT). Other users can see
+    /// command lines: prefer --password-file.
+    #[arg(long, value_name = "P", conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// A file holding the MQTT password, `-` for standard input; one trailing newline is
+    /// removed.
+    #[arg(long, value_name = "F")]
+    pub password_file: Option<PathBuf>,
+    /// The client certificate, PEM or DER (leaf first), as the TLS layer would pass it on.
+    #[arg(long, value_name = "CERT")]
+    pub cert: Option<PathBuf>,
 }
 
 /// `mqward cert ...`.

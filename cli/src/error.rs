@@ -29,7 +29,8 @@ pub enum Error {
         /// The problems, each with its location.
         problems: Vec<Problem>,
     },
-    /// The arguments do not make a request (a required option for this action is missing).
+    /// The arguments do not make a request (a required option for this action is missing, a
+    /// configuration without what the command checks).
     Usage(String),
     /// Standard output could not be written.
     Write(io::Error),

@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 
 use mqward_core::authn::x509::Fingerprint;
-use mqward_core::{Builder, Document, Snapshot};
+use mqward_core::{Builder, Config, Document, Engine, Snapshot};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use x509_cert::der::Decode;
@@ -12,6 +12,7 @@ use x509_cert::Certificate;
 
 use crate::atomic;
 use crate::error::Error;
+use crate::random;
 
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -62,6 +63,20 @@ pub fn load_policy(path: &Path) -> Result<(Document, Snapshot), Error> {
     let doc = Document::from_json(&bytes).map_err(|e| invalid(path, &e))?;
     let snapshot = Builder::new().build(&doc).map_err(|e| invalid(path, &e))?;
     Ok((doc, snapshot))
+}
+
+/// Reads an engine configuration and every file it names, and builds the engine. A relative
+/// name in the configuration is read from the configuration's directory. Returns the warnings
+/// the engine wants logged (declared identities, anonymous access).
+pub fn load_engine(path: &Path) -> Result<(Engine, Vec<String>), Error> {
+    let config = Config::from_json(&read(path)?).map_err(|e| invalid(path, &e))?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut read_named = |name: &str| {
+        let file = base.join(name);
+        std::fs::read(&file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))
+    };
+    let cache_key = random::bytes::<32>()?;
+    Engine::from_config(&config, &mut read_named, &cache_key).map_err(|e| invalid(path, &e))
 }
 
 /// The SHA-256 fingerprint of the certificate in a file (PEM or DER), and how many certificates

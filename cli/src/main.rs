@@ -2,21 +2,25 @@
 //! registry and identity tokens, from the command line.
 //!
 //! Every command reads a file, works with `mqward-core`, and maps the outcome to an exit code:
-//! 0 success (for `explain`: allowed), 1 denied (`explain` only), 2 bad input of any kind
-//! (including a change the registry or token store refuses). Files are changed atomically.
+//! 0 success (allowed, accepted), 1 denied (`explain`) or rejected (`verify-cert`,
+//! `authenticate`), 2 bad input of any kind (including a change the registry or token store
+//! refuses). Files are changed atomically.
 #![forbid(unsafe_code)]
 
 mod args;
 mod atomic;
+mod authenticate;
 mod cert;
 mod check;
 mod error;
 mod explain;
 mod files;
 mod import;
+mod random;
 mod report;
 mod time;
 mod token;
+mod verify_cert;
 
 use std::process::ExitCode;
 
@@ -26,7 +30,8 @@ use args::{Cli, Command};
 
 /// The command did what was asked; for `explain`, the request is allowed.
 const EXIT_OK: u8 = 0;
-/// `explain` only: the request is denied.
+/// `explain`: the request is denied; `verify-cert` and `authenticate`: the credential is
+/// rejected.
 const EXIT_DENY: u8 = 1;
 /// Bad input: usage, an unreadable file, an invalid policy, a failed import, or a registry or
 /// token store change that is refused or cannot be written.
@@ -41,6 +46,8 @@ fn main() -> ExitCode {
         Command::Import(a) => import::run(&a),
         Command::Cert(c) => cert::run(&c),
         Command::Token(c) => token::run(&c),
+        Command::VerifyCert(a) => verify_cert::run(&a),
+        Command::Authenticate(a) => authenticate::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,6 +11,7 @@ use mqward_core::authn::identity_token::{self, TokenRecord, TokenStore};
 use crate::args::{TokenCommand, TokenIssueArgs, TokenListArgs, TokenRevokeArgs};
 use crate::error::Error;
 use crate::files::{self, invalid};
+use crate::random;
 use crate::report;
 use crate::time;
 
@@ -29,8 +30,7 @@ fn issue(args: &TokenIssueArgs) -> Result<u8, Error> {
         None => TokenStore::new(),
     };
     let now = time::now()?;
-    let mut random = [0u8; 32];
-    getrandom::getrandom(&mut random).map_err(|e| Error::Random(e.to_string()))?;
+    let random = random::bytes::<32>()?;
     let (credential, record) = identity_token::issue(&args.name, args.ttl, now, &random)
         .map_err(|e| Error::refused(&e))?;
     let expires = record.expires_at();
