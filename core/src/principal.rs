@@ -56,26 +56,40 @@ impl Principal {
         let bindings = snap.vars.bind(&self.identity);
         let mut forced = Vec::new();
         if bindings.contains(&Binding::Unsafe) {
+            let deny_vars = &snap.deny_vars;
             for &p in &policies {
                 let Some(info) = snap.policies.get(p as usize) else {
                     continue;
                 };
-                for s in info.statements.clone() {
-                    let Some(st) = snap.statements.get(s as usize) else {
-                        continue;
-                    };
-                    if st.effect() != Effect::Deny {
-                        continue;
+                // The table is sorted by statement: this policy's entries are one run.
+                let from = deny_vars.partition_point(|(s, _, _)| *s < info.statements.start);
+                let run = deny_vars
+                    .get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|(s, _, _)| *s < info.statements.end);
+                let mut current: Option<(u32, u8)> = None;
+                for &(s, slot, bit) in run {
+                    let hostile = bindings.get(usize::from(slot)) == Some(&Binding::Unsafe);
+                    match &mut current {
+                        Some((cs, mask)) if *cs == s => {
+                            if hostile {
+                                *mask |= bit;
+                            }
+                        }
+                        _ => {
+                            if let Some((cs, mask)) = current.take() {
+                                if mask != 0 {
+                                    forced.push((cs, mask));
+                                }
+                            }
+                            current = Some((s, if hostile { bit } else { 0 }));
+                        }
                     }
-                    let mask = st
-                        .deny_vars()
-                        .iter()
-                        .filter(|(slot, _)| {
-                            bindings.get(usize::from(*slot)) == Some(&Binding::Unsafe)
-                        })
-                        .fold(0, |m, (_, bit)| m | bit);
+                }
+                if let Some((cs, mask)) = current {
                     if mask != 0 {
-                        forced.push((s, mask));
+                        forced.push((cs, mask));
                     }
                 }
             }
@@ -163,7 +177,13 @@ impl Principal {
             Matcher::Indexed(indexes) if !linear => {
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
-                        index.collect(kind, &checked.levels, &self.bindings, out);
+                        index.collect(
+                            kind,
+                            &checked.levels,
+                            snap.text.as_bytes(),
+                            &self.bindings,
+                            out,
+                        );
                     }
                 }
             }
@@ -180,22 +200,19 @@ impl Principal {
                         if !st.covers_operation(checked.operation) {
                             continue;
                         }
-                        let hit = st
-                            .parsed_resources(&snap.vars)
-                            .iter()
-                            .any(|r| match r.kind {
-                                None => true,
-                                Some(k) => {
-                                    k == kind
-                                        && resource_matches(
-                                            &r.pattern,
-                                            k,
-                                            st.effect(),
-                                            text,
-                                            &self.bindings,
-                                        )
-                                }
-                            });
+                        let hit = snap.resources_of(s).iter().any(|r| match r.kind {
+                            None => true,
+                            Some(k) => {
+                                k == kind
+                                    && resource_matches(
+                                        &r.pattern,
+                                        k,
+                                        st.effect(),
+                                        text,
+                                        &self.bindings,
+                                    )
+                            }
+                        });
                         if hit {
                             out(s, false);
                         }
