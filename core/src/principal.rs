@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::compile::reference::resource_matches;
-use crate::compile::{kind_bit, kind_of, Matcher, Snapshot};
+use crate::compile::{kind_bit, kind_of, Matcher, Probe, Snapshot};
 use crate::decision::{Decision, Explanation, Reason};
 use crate::identity::Identity;
 use crate::policy::pattern::Binding;
@@ -175,15 +175,10 @@ impl Principal {
         }
         match &snap.matcher {
             Matcher::Indexed(indexes) if !linear => {
+                let probe = Probe::new(snap.text.as_bytes(), &checked.levels, &self.bindings);
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
-                        index.collect(
-                            kind,
-                            &checked.levels,
-                            snap.text.as_bytes(),
-                            &self.bindings,
-                            out,
-                        );
+                        index.collect(kind, &probe, out);
                     }
                 }
             }

@@ -5,9 +5,8 @@ use std::ops::Range;
 
 use super::draft::Draft;
 use super::glob::GlobEntry;
-use super::levels::Levels;
-use super::trie::{tmpl_matches, Trie};
-use crate::policy::pattern::{Binding, Pattern, Piece, ResourceKind};
+use super::trie::{tmpl_matches, Probe, Trie};
+use crate::policy::pattern::{Pattern, Piece, ResourceKind};
 use crate::policy::Effect;
 
 #[derive(Debug, Default)]
@@ -124,21 +123,19 @@ impl PolicyIndex {
     }
 
     /// Reports every statement of this policy with a resource of `kind` that matches the
-    /// request split in `lv`, or a `*` resource, as `(statement, deny_only)`. Operations and
-    /// conditions are checked by the caller. `text` is the snapshot's text.
+    /// request, or a `*` resource, as `(statement, deny_only)`. Operations and conditions are
+    /// checked by the caller.
     pub(crate) fn collect<'a>(
         &'a self,
         kind: ResourceKind,
-        lv: &'a Levels<'_>,
-        text: &'a [u8],
-        b: &'a [Binding],
+        p: &'a Probe<'a>,
         out: &mut impl FnMut(u32, bool),
     ) {
         for s in self.any.iter() {
             out(*s, false);
         }
         let k = &self.kinds[slot(kind)];
-        let walk = |trie: &'a Trie| trie.walk(text, lv, b);
+        let walk = |trie: &'a Trie| trie.walk(p);
         match kind {
             ResourceKind::ClientId | ResourceKind::Topic => {
                 if let Some(w) = walk(&k.main) {
@@ -158,7 +155,7 @@ impl PolicyIndex {
             }
         }
         for (pieces, stmt) in k.exact_tmpl.iter() {
-            if tmpl_matches(pieces, lv.text(), b) {
+            if tmpl_matches(pieces, p.text(), p.bindings()) {
                 out(*stmt, false);
             }
         }

@@ -23,6 +23,7 @@ use crate::request::Operation;
 
 use groups::Membership;
 use index::{Indexed, PolicyIndex};
+pub(crate) use trie::Probe;
 
 /// How a snapshot finds the statements that match a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

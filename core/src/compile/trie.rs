@@ -154,16 +154,45 @@ fn slot_tag(hash: usize) -> u32 {
 
 const NO_TMPL: &[(Box<[Piece]>, u32)] = &[];
 
-/// What a walk reads besides the trie: the snapshot's text (for keys), the request split into
-/// levels and the identity's variable values.
+/// A request as walks read it, worked out once per decision.
+pub(crate) struct Probe<'a> {
+    /// The snapshot's text, which holds the keys.
+    keys: &'a [u8],
+    /// The request's text.
+    req: &'a [u8],
+    /// Where its levels start (see [`Levels::starts`]).
+    starts: &'a [u32],
+    /// The identity's variable values.
+    b: &'a [Binding],
+}
+
+impl<'a> Probe<'a> {
+    /// The request split in `lv`, against a snapshot's text `keys`, for variable values `b`.
+    #[inline]
+    pub(crate) fn new(keys: &'a [u8], lv: &'a Levels<'_>, b: &'a [Binding]) -> Probe<'a> {
+        Probe {
+            keys,
+            req: lv.text(),
+            starts: lv.starts(),
+            b,
+        }
+    }
+
+    /// The request's text.
+    pub(crate) fn text(&self) -> &'a [u8] {
+        self.req
+    }
+
+    /// The identity's variable values.
+    pub(crate) fn bindings(&self) -> &'a [Binding] {
+        self.b
+    }
+}
+
+/// One trie walked for one request.
 pub(crate) struct Walk<'w> {
     trie: &'w Trie,
-    text: &'w [u8],
-    /// The request's text.
-    req: &'w [u8],
-    /// Where its levels start (see [`Levels::starts`]).
-    starts: &'w [u32],
-    b: &'w [Binding],
+    p: &'w Probe<'w>,
 }
 
 impl Trie {
@@ -172,22 +201,10 @@ impl Trie {
         self.nodes.is_empty()
     }
 
-    /// A walk over the request split in `lv`, unless the trie is empty. `text` is the
-    /// snapshot's text, which holds the keys.
+    /// A walk of this trie for a request, unless the trie is empty.
     #[inline]
-    pub(crate) fn walk<'w>(
-        &'w self,
-        text: &'w [u8],
-        lv: &'w Levels<'_>,
-        b: &'w [Binding],
-    ) -> Option<Walk<'w>> {
-        (!self.is_empty()).then(|| Walk {
-            trie: self,
-            text,
-            req: lv.text(),
-            starts: lv.starts(),
-            b,
-        })
+    pub(crate) fn walk<'w>(&'w self, p: &'w Probe<'w>) -> Option<Walk<'w>> {
+        (!self.is_empty()).then_some(Walk { trie: self, p })
     }
 
     #[inline]
@@ -287,19 +304,20 @@ impl Walk<'_> {
     /// Level `i` of the request.
     #[inline(always)]
     fn level(&self, i: usize) -> Option<&[u8]> {
-        level(self.req, self.starts, i)
+        level(self.p.req, self.p.starts, i)
     }
 
     /// The request from level `i` on.
     #[inline]
     fn rest(&self, i: usize) -> Option<&[u8]> {
-        rest(self.req, self.starts, i)
+        rest(self.p.req, self.p.starts, i)
     }
 
     #[inline]
     fn key(&self, node: &Node) -> &[u8] {
         let start = node.key as usize;
-        self.text
+        self.p
+            .keys
             .get(start..start + usize::from(node.key_len))
             .unwrap_or_default()
     }
@@ -318,7 +336,8 @@ impl Walk<'_> {
             if usize::from(kid.key_len) == len {
                 let at = kid.key as usize;
                 if self
-                    .text
+                    .p
+                    .keys
                     .get(at..at + len)
                     .is_some_and(|key| same(key, level))
                 {
@@ -330,8 +349,8 @@ impl Walk<'_> {
         None
     }
 
-    /// The hash-table lookup, kept out of line so that the list search inlines small.
-    #[inline(never)]
+    /// The hash-table lookup.
+    #[inline(always)]
     fn hashed_child(&self, node: &Node, level: &[u8]) -> Option<u32> {
         let table = &self.trie.rare_of(node)?.table;
         let mask = table.len().checked_sub(1)?;
@@ -407,10 +426,10 @@ impl Walk<'_> {
                         };
                     if let Some(rare) = trie.rare_of(node) {
                         if let (Some(globs), Some(rest)) = (&rare.globs, self.rest(i)) {
-                            globs.matches(rest, dollar && i == 0, self.b, out);
+                            globs.matches(rest, dollar && i == 0, self.p.b, out);
                         }
                         for (pieces, child) in rare.tmpl.iter() {
-                            if tmpl_matches(pieces, level, self.b) {
+                            if tmpl_matches(pieces, level, self.p.b) {
                                 branch(*child, deny_only, out);
                             }
                         }
@@ -445,14 +464,14 @@ impl Walk<'_> {
         trie.emit(node.stmts, List::Star, false, out);
         if let Some(rare) = trie.rare_of(node) {
             if let (Some(globs), Some(rest)) = (&rare.globs, self.rest(i)) {
-                globs.matches(rest, i == 0, self.b, out);
+                globs.matches(rest, i == 0, self.p.b, out);
             }
         }
         if let Some(child) = self.child(node, level) {
             self.literal(child, i + 1, out);
         }
         for (pieces, child) in trie.tmpl(node) {
-            if tmpl_matches(pieces, level, self.b) {
+            if tmpl_matches(pieces, level, self.p.b) {
                 self.literal(*child, i + 1, out);
             }
         }
@@ -494,7 +513,7 @@ impl Walk<'_> {
                     }
                 }
                 for (pieces, child) in trie.tmpl(node) {
-                    if tmpl_matches(pieces, l, self.b) {
+                    if tmpl_matches(pieces, l, self.p.b) {
                         self.containing(*child, i + 1, out);
                     }
                 }
@@ -526,8 +545,8 @@ impl Walk<'_> {
                     self.overlapping(p, i + 1, out);
                 }
                 for (pieces, child) in trie.tmpl(node) {
-                    if tmpl_usable(pieces, self.b)
-                        && !(first && tmpl_starts_with_dollar(pieces, self.b))
+                    if tmpl_usable(pieces, self.p.b)
+                        && !(first && tmpl_starts_with_dollar(pieces, self.p.b))
                     {
                         self.overlapping(*child, i + 1, out);
                     }
@@ -542,7 +561,7 @@ impl Walk<'_> {
                     self.overlapping(p, i + 1, out);
                 }
                 for (pieces, child) in trie.tmpl(node) {
-                    if tmpl_matches(pieces, l, self.b) {
+                    if tmpl_matches(pieces, l, self.p.b) {
                         self.overlapping(*child, i + 1, out);
                     }
                 }
@@ -553,23 +572,44 @@ impl Walk<'_> {
     /// Every statement at or below a node (a requested `#` there overlaps all of them).
     fn subtree(&self, n: u32, first: bool, out: &mut impl FnMut(u32, bool)) {
         let trie = self.trie;
-        let Some(node) = trie.node(n) else {
-            return;
-        };
-        trie.emit(node.stmts, List::End, false, out);
-        trie.emit(node.stmts, List::Hash, false, out);
-        for k in Trie::kids(node) {
-            let Some(kid) = trie.node(k) else { continue };
-            if !(first && self.key(kid).first() == Some(&b'$')) {
-                self.subtree(k, false, out);
+        let (mut n, mut first) = (n, first);
+        // Each branch but the last recurses; the last continues the loop, so that a chain of
+        // single children costs no calls.
+        while let Some(node) = trie.node(n) {
+            if node.stmts != NONE {
+                trie.emit(node.stmts, List::End, false, out);
+                trie.emit(node.stmts, List::Hash, false, out);
             }
-        }
-        if let Some(p) = Trie::plus(node) {
-            self.subtree(p, false, out);
-        }
-        for (pieces, child) in trie.tmpl(node) {
-            if tmpl_usable(pieces, self.b) && !(first && tmpl_starts_with_dollar(pieces, self.b)) {
-                self.subtree(*child, false, out);
+            let mut last = None;
+            let mut branch = |child: u32, out: &mut _| {
+                if let Some(before) = last.replace(child) {
+                    self.subtree(before, false, out);
+                }
+            };
+            for k in Trie::kids(node) {
+                // At the root, a requested `#` does not reach `$` topics.
+                if first
+                    && trie
+                        .node(k)
+                        .is_some_and(|kid| self.key(kid).first() == Some(&b'$'))
+                {
+                    continue;
+                }
+                branch(k, out);
+            }
+            if let Some(p) = Trie::plus(node) {
+                branch(p, out);
+            }
+            for (pieces, child) in trie.tmpl(node) {
+                if tmpl_usable(pieces, self.p.b)
+                    && !(first && tmpl_starts_with_dollar(pieces, self.p.b))
+                {
+                    branch(*child, out);
+                }
+            }
+            match last {
+                Some(next) => (n, first) = (next, false),
+                None => return,
             }
         }
     }
@@ -596,18 +636,28 @@ fn value(b: &[Binding], slot: u16) -> Option<&str> {
 }
 
 /// Byte equality for the short keys of trie edges, compared in place: a call into the C
-/// library's `memcmp` costs more than the comparison itself.
+/// library's `memcmp` costs more than the comparison itself. Whole words, then the last word
+/// again (overlapping), so that no byte is compared alone from 4 bytes on.
 #[inline]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (aw, at) = a.as_chunks::<8>();
-    let (bw, bt) = b.as_chunks::<8>();
-    aw.iter()
-        .zip(bw)
-        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && at.iter().zip(bt).all(|(x, y)| x == y)
+    let word = |x: Option<&[u8; 8]>| x.map(|w| u64::from_ne_bytes(*w));
+    let half = |x: Option<&[u8; 4]>| x.map(|w| u32::from_ne_bytes(*w));
+    if a.len() >= 8 {
+        let (aw, _) = a.as_chunks::<8>();
+        let (bw, _) = b.as_chunks::<8>();
+        aw.iter()
+            .zip(bw)
+            .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+            && word(a.last_chunk()) == word(b.last_chunk())
+    } else if a.len() >= 4 {
+        half(a.first_chunk()) == half(b.first_chunk())
+            && half(a.last_chunk()) == half(b.last_chunk())
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
 }
 
 /// Whether a level equals the template with its variables substituted literally.
