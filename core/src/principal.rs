@@ -1,6 +1,7 @@
 //! A principal: an identity bound to a snapshot, with its groups, policies and variable values
 //! worked out once so that each decision only matches.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::compile::reference::resource_matches;
@@ -61,35 +62,20 @@ impl Principal {
                 let Some(info) = snap.policies.get(p as usize) else {
                     continue;
                 };
-                // The table is sorted by statement: this policy's entries are one run.
+                // The table is sorted by statement: this policy's entries are one run, and
+                // each statement's entries are next to each other.
                 let from = deny_vars.partition_point(|(s, _, _)| *s < info.statements.start);
-                let run = deny_vars
-                    .get(from..)
-                    .unwrap_or_default()
-                    .iter()
-                    .take_while(|(s, _, _)| *s < info.statements.end);
-                let mut current: Option<(u32, u8)> = None;
-                for &(s, slot, bit) in run {
-                    let hostile = bindings.get(usize::from(slot)) == Some(&Binding::Unsafe);
-                    match &mut current {
-                        Some((cs, mask)) if *cs == s => {
-                            if hostile {
-                                *mask |= bit;
-                            }
-                        }
-                        _ => {
-                            if let Some((cs, mask)) = current.take() {
-                                if mask != 0 {
-                                    forced.push((cs, mask));
-                                }
-                            }
-                            current = Some((s, if hostile { bit } else { 0 }));
-                        }
-                    }
-                }
-                if let Some((cs, mask)) = current {
-                    if mask != 0 {
-                        forced.push((cs, mask));
+                let to = deny_vars.partition_point(|(s, _, _)| *s < info.statements.end);
+                let run = deny_vars.get(from..to).unwrap_or_default();
+                for entries in run.chunk_by(|a, b| a.0 == b.0) {
+                    let mask = entries
+                        .iter()
+                        .filter(|(_, slot, _)| {
+                            bindings.get(usize::from(*slot)) == Some(&Binding::Unsafe)
+                        })
+                        .fold(0, |m, (_, _, bit)| m | bit);
+                    if let (Some(&(s, _, _)), true) = (entries.first(), mask != 0) {
+                        forced.push((s, mask));
                     }
                 }
             }
@@ -195,7 +181,13 @@ impl Principal {
                         if !st.covers_operation(checked.operation) {
                             continue;
                         }
-                        let hit = snap.resources_of(s).iter().any(|r| match r.kind {
+                        // The linear strategy keeps the parsed resources; an explanation under
+                        // the indexed one parses them again.
+                        let resources = match &snap.matcher {
+                            Matcher::Linear(linear) => Cow::Borrowed(linear.of(s)),
+                            Matcher::Indexed(_) => snap.resources_of(s),
+                        };
+                        let hit = resources.iter().any(|r| match r.kind {
                             None => true,
                             Some(k) => {
                                 k == kind

@@ -224,7 +224,9 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    fn of(&self, s: u32) -> &[Resource] {
+    /// The parsed resources of statement `s`.
+    #[inline]
+    pub(crate) fn of(&self, s: u32) -> &[Resource] {
         let s = s as usize;
         match (self.starts.get(s), self.starts.get(s + 1)) {
             (Some(&from), Some(&to)) => self
