@@ -168,42 +168,43 @@ impl Principal {
                     }
                 }
             }
-            _ => {
-                let text = checked.text();
-                for &p in self.policies.iter() {
-                    let Some(info) = snap.policies.get(p as usize) else {
-                        continue;
-                    };
-                    for s in info.statements.clone() {
-                        let Some(st) = snap.statements.get(s as usize) else {
-                            continue;
-                        };
-                        if !st.covers_operation(checked.operation) {
-                            continue;
-                        }
-                        // The linear strategy keeps the parsed resources; an explanation under
-                        // the indexed one parses them again.
-                        let resources = match &snap.matcher {
-                            Matcher::Linear(linear) => Cow::Borrowed(linear.of(s)),
-                            Matcher::Indexed(_) => snap.resources_of(s),
-                        };
-                        let hit = resources.iter().any(|r| match r.kind {
-                            None => true,
-                            Some(k) => {
-                                k == kind
-                                    && resource_matches(
-                                        &r.pattern,
-                                        k,
-                                        st.effect(),
-                                        text,
-                                        &self.bindings,
-                                    )
-                            }
-                        });
-                        if hit {
-                            out(s, false);
-                        }
+            _ => self.linear_matches(checked, out),
+        }
+    }
+
+    /// Reports the statements whose resources match, one statement after another (the linear
+    /// strategy, and explanations). Kept out of line: the indexed decision never comes here.
+    #[inline(never)]
+    fn linear_matches(&self, checked: &Checked<'_>, out: &mut impl FnMut(u32, bool)) {
+        let snap = &*self.snapshot;
+        let kind = kind_of(checked.operation);
+        let text = checked.text();
+        for &p in self.policies.iter() {
+            let Some(info) = snap.policies.get(p as usize) else {
+                continue;
+            };
+            for s in info.statements.clone() {
+                let Some(st) = snap.statements.get(s as usize) else {
+                    continue;
+                };
+                if !st.covers_operation(checked.operation) {
+                    continue;
+                }
+                // The linear strategy keeps the parsed resources; an explanation under
+                // the indexed one parses them again.
+                let resources = match &snap.matcher {
+                    Matcher::Linear(linear) => Cow::Borrowed(linear.of(s)),
+                    Matcher::Indexed(_) => snap.resources_of(s),
+                };
+                let hit = resources.iter().any(|r| match r.kind {
+                    None => true,
+                    Some(k) => {
+                        k == kind
+                            && resource_matches(&r.pattern, k, st.effect(), text, &self.bindings)
                     }
+                });
+                if hit {
+                    out(s, false);
                 }
             }
         }
