@@ -1,10 +1,11 @@
 //! A principal: an identity bound to a snapshot, with its groups, policies and variable values
 //! worked out once so that each decision only matches.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::compile::reference::resource_matches;
-use crate::compile::{kind_bit, kind_of, Matcher, Snapshot};
+use crate::compile::{kind_bit, kind_of, Matcher, Probe, Snapshot};
 use crate::decision::{Decision, Explanation, Reason};
 use crate::identity::Identity;
 use crate::policy::pattern::Binding;
@@ -56,25 +57,24 @@ impl Principal {
         let bindings = snap.vars.bind(&self.identity);
         let mut forced = Vec::new();
         if bindings.contains(&Binding::Unsafe) {
+            let deny_vars = &snap.deny_vars;
             for &p in &policies {
                 let Some(info) = snap.policies.get(p as usize) else {
                     continue;
                 };
-                for s in info.statements.clone() {
-                    let Some(st) = snap.statements.get(s as usize) else {
-                        continue;
-                    };
-                    if st.effect() != Effect::Deny {
-                        continue;
-                    }
-                    let mask = st
-                        .deny_vars()
+                // The table is sorted by statement: this policy's entries are one run, and
+                // each statement's entries are next to each other.
+                let from = deny_vars.partition_point(|(s, _, _)| *s < info.statements.start);
+                let to = deny_vars.partition_point(|(s, _, _)| *s < info.statements.end);
+                let run = deny_vars.get(from..to).unwrap_or_default();
+                for entries in run.chunk_by(|a, b| a.0 == b.0) {
+                    let mask = entries
                         .iter()
-                        .filter(|(slot, _)| {
+                        .filter(|(_, slot, _)| {
                             bindings.get(usize::from(*slot)) == Some(&Binding::Unsafe)
                         })
-                        .fold(0, |m, (_, bit)| m | bit);
-                    if mask != 0 {
+                        .fold(0, |m, (_, _, bit)| m | bit);
+                    if let (Some(&(s, _, _)), true) = (entries.first(), mask != 0) {
                         forced.push((s, mask));
                     }
                 }
@@ -161,45 +161,50 @@ impl Principal {
         }
         match &snap.matcher {
             Matcher::Indexed(indexes) if !linear => {
+                let probe = Probe::new(snap.text.as_bytes(), &checked.levels, &self.bindings);
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
-                        index.collect(kind, &checked.levels, &self.bindings, out);
+                        index.collect(kind, &probe, out);
                     }
                 }
             }
-            _ => {
-                let text = checked.text();
-                for &p in self.policies.iter() {
-                    let Some(info) = snap.policies.get(p as usize) else {
-                        continue;
-                    };
-                    for s in info.statements.clone() {
-                        let Some(st) = snap.statements.get(s as usize) else {
-                            continue;
-                        };
-                        if !st.covers_operation(checked.operation) {
-                            continue;
-                        }
-                        let hit = st
-                            .parsed_resources(&snap.vars)
-                            .iter()
-                            .any(|r| match r.kind {
-                                None => true,
-                                Some(k) => {
-                                    k == kind
-                                        && resource_matches(
-                                            &r.pattern,
-                                            k,
-                                            st.effect(),
-                                            text,
-                                            &self.bindings,
-                                        )
-                                }
-                            });
-                        if hit {
-                            out(s, false);
-                        }
+            _ => self.linear_matches(checked, out),
+        }
+    }
+
+    /// Reports the statements whose resources match, one statement after another (the linear
+    /// strategy, and explanations). Kept out of line: the indexed decision never comes here.
+    #[inline(never)]
+    fn linear_matches(&self, checked: &Checked<'_>, out: &mut impl FnMut(u32, bool)) {
+        let snap = &*self.snapshot;
+        let kind = kind_of(checked.operation);
+        let text = checked.text();
+        for &p in self.policies.iter() {
+            let Some(info) = snap.policies.get(p as usize) else {
+                continue;
+            };
+            for s in info.statements.clone() {
+                let Some(st) = snap.statements.get(s as usize) else {
+                    continue;
+                };
+                if !st.covers_operation(checked.operation) {
+                    continue;
+                }
+                // The linear strategy keeps the parsed resources; an explanation under
+                // the indexed one parses them again.
+                let resources = match &snap.matcher {
+                    Matcher::Linear(linear) => Cow::Borrowed(linear.of(s)),
+                    Matcher::Indexed(_) => snap.resources_of(s),
+                };
+                let hit = resources.iter().any(|r| match r.kind {
+                    None => true,
+                    Some(k) => {
+                        k == kind
+                            && resource_matches(&r.pattern, k, st.effect(), text, &self.bindings)
                     }
+                });
+                if hit {
+                    out(s, false);
                 }
             }
         }

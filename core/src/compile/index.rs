@@ -1,30 +1,55 @@
-//! The indexed strategy: per policy and resource kind, a trie for MQTT-mode patterns, a hash map
-//! for exact strings, and a literal-prefix trie for globs.
+//! The indexed strategy: per policy and resource kind, a trie for MQTT-mode patterns, exact
+//! strings and glob prefixes, walked once per request.
 
+use std::ops::Range;
+
+use super::draft::Draft;
 use super::glob::GlobEntry;
-use super::levels::Levels;
-use super::trie::{tmpl_matches, Node};
-use crate::policy::pattern::{Binding, Pattern, Piece, ResourceKind};
+use super::trie::{tmpl_matches, Probe, Trie};
+use crate::policy::pattern::{Pattern, Piece, ResourceKind};
 use crate::policy::Effect;
 
 #[derive(Debug, Default)]
 struct KindIndex {
     /// For topics and client ids: every pattern, MQTT levels, exact texts and glob tails in one
     /// trie, walked once. For filters: the MQTT-mode allows (matched by containment).
-    main: Node,
+    main: Trie,
     /// MQTT-mode deny patterns on filters (matched by overlap rather than containment).
-    deny_filters: Node,
+    deny_filters: Trie,
     /// Exact and glob patterns on filters, compared with the filter as text.
-    text_filters: Node,
+    text_filters: Trie,
     /// Exact patterns with variables.
+    exact_tmpl: Box<[(Box<[Piece]>, u32)]>,
+}
+
+/// The tries of one kind while they grow.
+#[derive(Debug, Default)]
+struct KindDraft {
+    main: Draft,
+    deny_filters: Draft,
+    text_filters: Draft,
     exact_tmpl: Vec<(Box<[Piece]>, u32)>,
+}
+
+/// One resource of a statement, as the index is built from it.
+pub(crate) struct Indexed<'a> {
+    /// The statement.
+    pub stmt: u32,
+    /// Its effect.
+    pub effect: Effect,
+    /// The resource's kind; `None` for `*`.
+    pub kind: Option<ResourceKind>,
+    /// The parsed pattern.
+    pub pattern: &'a Pattern,
+    /// Where the resource is written in the snapshot's text: trie keys point into it.
+    pub src: Range<usize>,
 }
 
 /// The compiled matchers of one policy.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyIndex {
     kinds: [KindIndex; 3],
-    any: Vec<u32>,
+    any: Box<[u32]>,
 }
 
 fn slot(kind: ResourceKind) -> usize {
@@ -36,33 +61,37 @@ fn slot(kind: ResourceKind) -> usize {
 }
 
 impl PolicyIndex {
-    /// Builds the index of one policy from its statements' resources (`kind: None` is `*`).
+    /// Builds the index of one policy from its statements' resources. `text` is the snapshot's
+    /// text, where the resources are written; a key not found there is appended.
     pub(crate) fn build<'a>(
-        patterns: impl IntoIterator<Item = (u32, Effect, Option<ResourceKind>, &'a Pattern)>,
+        text: &mut String,
+        resources: impl IntoIterator<Item = Indexed<'a>>,
     ) -> Result<PolicyIndex, String> {
-        let mut index = PolicyIndex::default();
-        for (stmt, effect, kind, pattern) in patterns {
-            let Some(kind) = kind else {
-                index.any.push(stmt);
+        let mut drafts: [KindDraft; 3] = Default::default();
+        let mut any = Vec::new();
+        for r in resources {
+            let Some(kind) = r.kind else {
+                any.push(r.stmt);
                 continue;
             };
-            let k = &mut index.kinds[slot(kind)];
+            let k = &mut drafts[slot(kind)];
             let text_trie = if kind == ResourceKind::TopicFilter {
                 &mut k.text_filters
             } else {
                 &mut k.main
             };
-            match pattern {
+            let stmt = r.stmt;
+            match r.pattern {
                 Pattern::Mqtt(levels) => {
-                    if kind == ResourceKind::TopicFilter && effect == Effect::Deny {
-                        k.deny_filters.insert(levels, stmt);
+                    if kind == ResourceKind::TopicFilter && r.effect == Effect::Deny {
+                        k.deny_filters.insert(text, &r.src, levels, stmt)?;
                     } else {
-                        k.main.insert(levels, stmt);
+                        k.main.insert(text, &r.src, levels, stmt)?;
                     }
                 }
                 Pattern::Exact(pieces) => {
                     if let [Piece::Text(t)] = &**pieces {
-                        text_trie.insert_exact(t, stmt);
+                        text_trie.insert_exact(text, &r.src, t, stmt)?;
                     } else {
                         k.exact_tmpl.push((pieces.clone(), stmt));
                     }
@@ -70,55 +99,63 @@ impl PolicyIndex {
                 Pattern::Glob(toks) => {
                     let entry = GlobEntry {
                         stmt,
-                        dollar_rule: effect == Effect::Allow
+                        dollar_rule: r.effect == Effect::Allow
                             && kind != ResourceKind::ClientId
-                            && pattern.starts_with_wildcard(),
+                            && r.pattern.starts_with_wildcard(),
                     };
-                    text_trie.insert_glob(toks, entry);
+                    text_trie.insert_glob(text, &r.src, toks, entry)?;
                 }
             }
         }
-        for k in &mut index.kinds {
-            k.main.finish()?;
-            k.deny_filters.finish()?;
-            k.text_filters.finish()?;
-            k.exact_tmpl.shrink_to_fit();
+        let mut index = PolicyIndex {
+            any: any.into(),
+            ..PolicyIndex::default()
+        };
+        for (k, d) in index.kinds.iter_mut().zip(drafts) {
+            *k = KindIndex {
+                main: d.main.freeze(text)?,
+                deny_filters: d.deny_filters.freeze(text)?,
+                text_filters: d.text_filters.freeze(text)?,
+                exact_tmpl: d.exact_tmpl.into(),
+            };
         }
-        index.any.shrink_to_fit();
         Ok(index)
     }
 
     /// Reports every statement of this policy with a resource of `kind` that matches the
-    /// request split in `lv`, or a `*` resource, as `(statement, deny_only)`. Operations and
-    /// conditions are checked by the caller.
-    pub(crate) fn collect(
-        &self,
+    /// request, or a `*` resource, as `(statement, deny_only)`. Operations and conditions are
+    /// checked by the caller.
+    pub(crate) fn collect<'a>(
+        &'a self,
         kind: ResourceKind,
-        lv: &Levels<'_>,
-        b: &[Binding],
+        p: &'a Probe<'a>,
         out: &mut impl FnMut(u32, bool),
     ) {
-        for s in &self.any {
+        for s in self.any.iter() {
             out(*s, false);
         }
         let k = &self.kinds[slot(kind)];
+        let walk = |trie: &'a Trie| trie.walk(p);
         match kind {
-            ResourceKind::ClientId => k.main.topic(lv, 0, false, false, b, out),
-            ResourceKind::Topic => k.main.topic(lv, 0, false, true, b, out),
-            ResourceKind::TopicFilter => {
-                if !k.main.is_empty() {
-                    k.main.containing(lv, 0, b, out);
+            ResourceKind::ClientId | ResourceKind::Topic => {
+                if let Some(w) = walk(&k.main) {
+                    w.topics(kind == ResourceKind::Topic, out);
                 }
-                if !k.deny_filters.is_empty() {
-                    k.deny_filters.overlapping(lv, 0, b, out);
+            }
+            ResourceKind::TopicFilter => {
+                if let Some(w) = walk(&k.main) {
+                    w.containers(out);
+                }
+                if let Some(w) = walk(&k.deny_filters) {
+                    w.overlaps(out);
+                }
+                if let Some(w) = walk(&k.text_filters) {
+                    w.texts(out);
                 }
             }
         }
-        if kind == ResourceKind::TopicFilter && !k.text_filters.is_empty() {
-            k.text_filters.literal(lv, 0, b, out);
-        }
-        for (pieces, stmt) in &k.exact_tmpl {
-            if tmpl_matches(pieces, lv.text(), b) {
+        for (pieces, stmt) in k.exact_tmpl.iter() {
+            if tmpl_matches(pieces, p.text(), p.bindings()) {
                 out(*stmt, false);
             }
         }

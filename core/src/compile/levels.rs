@@ -10,9 +10,11 @@ const INLINE: usize = 16;
 #[derive(Debug)]
 pub(crate) struct Levels<'a> {
     text: &'a [u8],
-    count: usize,
-    /// Byte offset where each level ends: the `/` after it, or the end of the text.
-    inline: [u32; INLINE],
+    /// Where each level starts, then one past the end of the text: level `i` is
+    /// `starts[i]..starts[i + 1] - 1`. Inline while they fit, else all on the heap.
+    inline: [u32; INLINE + 1],
+    /// How many of `inline` are used.
+    used: usize,
     heap: Vec<u32>,
 }
 
@@ -38,7 +40,7 @@ fn has_zero(word: u64) -> u64 {
 }
 
 impl<'a> Levels<'a> {
-    /// Splits a text of at most `u32::MAX` bytes (requests are checked to 65,535).
+    /// Splits a text of fewer than `u32::MAX` bytes (requests are checked to 65,535).
     #[inline]
     pub(crate) fn new(text: &'a [u8]) -> Levels<'a> {
         Levels::scan(text).0
@@ -48,18 +50,18 @@ impl<'a> Levels<'a> {
     /// non-ASCII byte (whose UTF-8 the caller must then validate).
     #[inline]
     pub(crate) fn scan(text: &'a [u8]) -> (Levels<'a>, bool) {
-        let mut levels = Levels {
-            text,
-            count: 0,
-            inline: [0; INLINE],
-            heap: Vec::new(),
-        };
+        // Level starts go to a local array while they fit; a deeper text is split again, onto
+        // the heap, by the slow path.
+        let mut inline = [0u32; INLINE + 1];
+        let mut used = 1usize;
+        let mut overflow = false;
         // Eight bytes at a time: the separators of a word come out of one exact mask, lowest
         // first; the unusual bytes only need a yes or no, which the cheaper zero-byte test
         // (no false negatives, no false positives for "is there one") gives.
         let mut unusual = 0u64;
         let (words, tail) = text.as_chunks::<8>();
-        for (w, word) in words.iter().enumerate() {
+        let mut base = 1u32;
+        for word in words {
             let word = u64::from_le_bytes(*word);
             unusual |= word
                 | has_zero(word)
@@ -67,77 +69,108 @@ impl<'a> Levels<'a> {
                 | has_zero(word ^ (ONES * u64::from(b'#')));
             let mut mask = bytes_equal(word, b'/');
             while mask != 0 {
-                levels.push(w * 8 + (mask.trailing_zeros() / 8) as usize);
+                match inline.get_mut(used) {
+                    Some(slot) => *slot = base + mask.trailing_zeros() / 8,
+                    None => overflow = true,
+                }
+                used += 1;
                 mask &= mask - 1;
             }
+            base = base.wrapping_add(8);
         }
-        let unusual = unusual & HIGH != 0;
-        let base = words.len() * 8;
-        let mut odd = false;
-        for (i, b) in tail.iter().enumerate() {
+        let mut odd = unusual & HIGH != 0;
+        for b in tail {
             if *b == b'/' {
-                levels.push(base + i);
+                match inline.get_mut(used) {
+                    Some(slot) => *slot = base,
+                    None => overflow = true,
+                }
+                used += 1;
             }
             odd |= !b.is_ascii() || UNUSUAL.contains(b);
+            base = base.wrapping_add(1);
         }
-        levels.push(text.len());
-        (levels, odd || unusual)
-    }
-
-    #[inline]
-    fn push(&mut self, end: usize) {
-        let end = u32::try_from(end).unwrap_or(u32::MAX);
-        if self.count < INLINE {
-            self.inline[self.count] = end;
-        } else {
-            if self.heap.is_empty() {
-                self.heap.extend_from_slice(&self.inline);
-            }
-            self.heap.push(end);
+        let end = u32::try_from(text.len() + 1).unwrap_or(u32::MAX);
+        match inline.get_mut(used) {
+            Some(slot) => *slot = end,
+            None => overflow = true,
         }
-        self.count += 1;
-    }
-
-    #[inline]
-    fn end(&self, i: usize) -> usize {
-        let end = if self.count <= INLINE {
-            self.inline.get(i).copied()
-        } else {
-            self.heap.get(i).copied()
+        used += 1;
+        if overflow {
+            return (Levels::deep(text), odd);
+        }
+        let levels = Levels {
+            text,
+            inline,
+            used,
+            heap: Vec::new(),
         };
-        end.map_or(self.text.len(), |e| e as usize)
+        (levels, odd)
     }
 
+    /// Splits a text of more than [`INLINE`] levels onto the heap.
+    #[cold]
+    fn deep(text: &'a [u8]) -> Levels<'a> {
+        let mut heap = vec![0u32];
+        heap.extend(
+            text.iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'/')
+                .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        );
+        heap.push(u32::try_from(text.len() + 1).unwrap_or(u32::MAX));
+        Levels {
+            text,
+            inline: [0; INLINE + 1],
+            used: 0,
+            heap,
+        }
+    }
+
+    /// Where each level starts, then one past the end of the text.
     #[inline]
-    fn start(&self, i: usize) -> usize {
-        if i == 0 {
-            0
+    pub(crate) fn starts(&self) -> &[u32] {
+        if self.heap.is_empty() {
+            self.inline.get(..self.used).unwrap_or_default()
         } else {
-            self.end(i - 1) + 1
+            &self.heap
         }
     }
 
     /// Level `i` as bytes, if the text has that many levels.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, i: usize) -> Option<&'a [u8]> {
-        if i >= self.count {
-            return None;
-        }
-        self.text.get(self.start(i)..self.end(i))
+        level(self.text, self.starts(), i)
     }
 
     /// The text from the start of level `i` to the end, if the text has that many levels.
+    #[cfg(test)]
     pub(crate) fn rest(&self, i: usize) -> Option<&'a [u8]> {
-        if i >= self.count {
-            return None;
-        }
-        self.text.get(self.start(i)..)
+        rest(self.text, self.starts(), i)
     }
 
     /// The whole text.
     pub(crate) fn text(&self) -> &'a [u8] {
         self.text
     }
+}
+
+/// Level `i` of `text` split at `starts` (see [`Levels::starts`]).
+#[inline(always)]
+pub(crate) fn level<'t>(text: &'t [u8], starts: &[u32], i: usize) -> Option<&'t [u8]> {
+    let start = *starts.get(i)? as usize;
+    let next = *starts.get(i + 1)? as usize;
+    text.get(start..next.saturating_sub(1))
+}
+
+/// The text from the start of level `i` to the end (see [`Levels::starts`]).
+#[inline]
+pub(crate) fn rest<'t>(text: &'t [u8], starts: &[u32], i: usize) -> Option<&'t [u8]> {
+    // The last entry is not the start of a level.
+    if i + 1 >= starts.len() {
+        return None;
+    }
+    text.get(*starts.get(i)? as usize..)
 }
 
 #[cfg(test)]

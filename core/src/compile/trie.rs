@@ -1,442 +1,634 @@
-//! The topic-level trie for MQTT-mode patterns: a decision walks the request's levels, so its cost
-//! depends on the topic and the few patterns along its path, not on how many statements exist.
+//! The topic-level trie, frozen: a decision walks the request's levels, so its cost depends on the
+//! topic and the few patterns along its path, not on how many statements exist.
 //!
 //! Walks report `(statement, deny_only)`: `deny_only` is set below a wildcard that the `$` topic
 //! rule (MQTT 4.7.2-1) closes to allow statements but not to deny statements, so one walk serves
 //! both effects.
+//!
+//! Memory is what this layout is for: 100,000 statements hang here, most on nodes of their own.
+//! Nodes sit in one array and refer to each other by `u32` index; a node's literal children are
+//! contiguous (followed by its `+` child), so a node names them with a start and a count. Keys are
+//! byte ranges of the snapshot's text, where the statements' resources already hold every literal
+//! level. A node's statements are one `u32`: a single statement inline, or an offset into a shared
+//! pool. What few nodes have (template edges, glob tails, a hash table over many children) lives
+//! in a side table.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHasher;
+use std::hash::Hasher;
 
-use super::glob::{GlobEntry, Tails};
-use super::levels::Levels;
-use crate::policy::pattern::{Binding, GlobTok, Level, Piece};
+use super::glob::Tails;
+use super::levels::{level, rest, Levels};
+use crate::policy::pattern::{Binding, Piece};
 
-/// Up to this many literal children are searched in a list; more go in a hash map.
-const LIST_MAX: usize = 8;
+/// No node, no statements, no side-table entry.
+pub(crate) const NONE: u32 = u32::MAX;
 
-/// The literal children of a node. Most nodes have one or a few, where comparing lengths and
-/// bytes beats hashing the level.
-#[derive(Debug)]
-enum Children {
-    List(Vec<(Box<[u8]>, Node)>),
-    Map(FxHashMap<Box<[u8]>, Node>),
+/// A node's statements: set when they are in the pool (the low bits give the offset).
+const POOLED: u32 = 1 << 31;
+/// Inline, the bits above this say which list the one statement is on.
+const LIST_SHIFT: u32 = 29;
+/// Inline, the statement's index.
+const ID_MASK: u32 = (1 << LIST_SHIFT) - 1;
+/// Statement indexes must stay below this to fit a node inline.
+pub(crate) const MAX_STATEMENTS: usize = 1 << LIST_SHIFT;
+
+/// Up to this many literal children are compared one by one; more are found by hashing.
+pub(crate) const LIST_MAX: usize = 8;
+
+/// Node flag: the node has a `+` child, right after its literal children.
+pub(crate) const HAS_PLUS: u16 = 1;
+/// Node flag: the literal children are found through the side table's hash table.
+pub(crate) const HASHED: u16 = 2;
+/// Node flag: the node has a side-table entry.
+pub(crate) const HAS_RARE: u16 = 4;
+
+/// Template and `+` branches a topic walk keeps pending on its stack before it recurses.
+const PENDING: usize = 8;
+
+/// The three statement lists a node can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum List {
+    /// Patterns that end exactly here: MQTT patterns, and exact texts (which only ever end on
+    /// all-literal paths, where the two mean the same).
+    End = 0,
+    /// Patterns that are the path to here followed by `/#` (or `#` at the root).
+    Hash = 1,
+    /// Globs that are the path to here followed by `/*`: any rest, even an empty one. Never at
+    /// the root, so the `$` rule never applies to them.
+    Star = 2,
 }
 
-impl Default for Children {
-    fn default() -> Children {
-        Children::List(Vec::new())
-    }
-}
-
-/// The hash-map lookup, kept out of line so that the list search inlines small.
-#[inline(never)]
-fn map_get<'n>(map: &'n FxHashMap<Box<[u8]>, Node>, level: &[u8]) -> Option<&'n Node> {
-    map.get(level)
-}
-
-impl Children {
-    #[inline(always)]
-    fn get(&self, level: &[u8]) -> Option<&Node> {
-        match self {
-            Children::List(list) => list.iter().find(|(k, _)| same(k, level)).map(|(_, n)| n),
-            Children::Map(map) => map_get(map, level),
-        }
-    }
-
-    fn entry(&mut self, level: &str) -> &mut Node {
-        let level = level.as_bytes();
-        if let Children::List(list) = self {
-            if list.len() >= LIST_MAX && !list.iter().any(|(k, _)| **k == *level) {
-                *self = Children::Map(std::mem::take(list).into_iter().collect());
-            }
-        }
-        match self {
-            Children::List(list) => {
-                let i = match list.iter().position(|(k, _)| **k == *level) {
-                    Some(i) => i,
-                    None => {
-                        list.push((level.into(), Node::default()));
-                        list.len() - 1
-                    }
-                };
-                &mut list[i].1
-            }
-            Children::Map(map) => map.entry(level.into()).or_default(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Children::List(list) => list.is_empty(),
-            Children::Map(map) => map.is_empty(),
-        }
-    }
-
-    /// Visits every child, without allocating.
-    fn for_each(&self, mut f: impl FnMut(&[u8], &Node)) {
-        match self {
-            Children::List(list) => list.iter().for_each(|(k, n)| f(k, n)),
-            Children::Map(map) => map.iter().for_each(|(k, n)| f(k, n)),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), String> {
-        match self {
-            Children::List(list) => {
-                list.shrink_to_fit();
-                list.iter_mut().try_for_each(|(_, n)| n.finish())
-            }
-            Children::Map(map) => {
-                map.shrink_to_fit();
-                map.values_mut().try_for_each(Node::finish)
-            }
-        }
-    }
-}
-
-/// One node: the patterns that continue from here, keyed by their next level. Kept small (the
-/// trie holds a node per distinct pattern level): what few nodes have lives out of line.
-#[derive(Debug, Default)]
+/// One node; 24 bytes.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
-    lit: Children,
-    /// Statements whose pattern is the path to here followed by `/#` (or `#` at the root).
-    hash: Vec<u32>,
-    /// Statements whose pattern ends exactly here: MQTT patterns, and exact texts (which only
-    /// ever end on all-literal paths, where the two mean the same).
-    end: Vec<u32>,
-    rare: Option<Box<Rare>>,
-}
-
-/// The parts of a node that few nodes have.
-#[derive(Debug, Default)]
-struct Rare {
-    plus: Option<Node>,
-    tmpl: Vec<(Box<[Piece]>, Node)>,
-    /// Glob-mode patterns whose leading literal levels lead here, by their remaining tails
-    /// (only on all-literal paths, so reaching the node means the topic starts with them).
-    globs: Option<Tails>,
-}
-
-const NO_TMPL: &[(Box<[Piece]>, Node)] = &[];
-
-fn emit(stmts: &[u32], deny_only: bool, out: &mut impl FnMut(u32, bool)) {
-    for s in stmts {
-        out(*s, deny_only);
-    }
+    /// Where the key of the edge leading here (a literal level) starts in the snapshot's text.
+    pub key: u32,
+    /// The key's length (a level of a pattern, at most 65,535 bytes).
+    pub key_len: u16,
+    /// [`HAS_PLUS`], [`HASHED`], [`HAS_RARE`].
+    pub flags: u16,
+    /// The first literal child.
+    pub kids: u32,
+    /// How many literal children.
+    pub n_kids: u32,
+    /// The statements: [`NONE`], one inline, or [`POOLED`] with an offset into the pool.
+    pub stmts: u32,
+    /// The side-table entry, or [`NONE`].
+    pub rare: u32,
 }
 
 impl Node {
+    /// A node with nothing yet.
+    pub(crate) const EMPTY: Node = Node {
+        key: 0,
+        key_len: 0,
+        flags: 0,
+        kids: 0,
+        n_kids: 0,
+        stmts: NONE,
+        rare: NONE,
+    };
+}
+
+/// The parts few nodes have.
+#[derive(Debug, Default)]
+pub(crate) struct Rare {
+    /// Edges for levels holding variables, each with its child.
+    pub tmpl: Box<[(Box<[Piece]>, u32)]>,
+    /// Glob-mode patterns whose leading literal levels lead here, by their remaining tails (only
+    /// on all-literal paths, so reaching the node means the topic starts with them).
+    pub globs: Option<Tails>,
+    /// For many literal children: open addressing over their node indexes, a power of two long
+    /// (see [`table_slot`]).
+    pub table: Box<[u64]>,
+}
+
+/// A frozen trie; empty when nothing was inserted.
+#[derive(Debug, Default)]
+pub(crate) struct Trie {
+    /// Node 0 is the root.
+    pub nodes: Box<[Node]>,
+    /// Pooled statement lists: three counts (end, hash, star), then the statements.
+    pub lists: Box<[u32]>,
+    /// Side-table entries.
+    pub rare: Box<[Rare]>,
+}
+
+/// The statements of a node that holds one, on one list.
+pub(crate) fn inline(list: List, stmt: u32) -> Option<u32> {
+    (stmt <= ID_MASK).then_some(((list as u32) << LIST_SHIFT) | stmt)
+}
+
+/// The handle of pooled statements at `offset`.
+pub(crate) fn pooled(offset: usize) -> Option<u32> {
+    u32::try_from(offset)
+        .ok()
+        .filter(|o| o & POOLED == 0)
+        .map(|o| o | POOLED)
+}
+
+/// The hash of a key, for the children's hash table: its low bits pick the slot, its high bits
+/// the slot's tag.
+#[inline]
+pub(crate) fn key_hash(key: &[u8]) -> usize {
+    let mut h = FxHasher::default();
+    h.write(key);
+    let h = h.finish();
+    (h ^ (h >> 29)) as usize
+}
+
+/// A slot of the children's hash table: the key's tag in the high half, the child's node index
+/// in the low half.
+pub(crate) fn table_slot(hash: usize, node: u32) -> u64 {
+    (u64::from(slot_tag(hash)) << 32) | u64::from(node)
+}
+
+/// A free slot of the children's hash table (no node has index [`NONE`]).
+pub(crate) const EMPTY_SLOT: u64 = u64::MAX;
+
+/// The tag kept with a slot, from bits of the hash that do not pick the slot.
+#[inline]
+fn slot_tag(hash: usize) -> u32 {
+    ((hash as u64).rotate_left(32) as u32) | 1
+}
+
+const NO_TMPL: &[(Box<[Piece]>, u32)] = &[];
+
+/// A request as walks read it, worked out once per decision.
+pub(crate) struct Probe<'a> {
+    /// The snapshot's text, which holds the keys.
+    keys: &'a [u8],
+    /// The request's text.
+    req: &'a [u8],
+    /// Where its levels start (see [`Levels::starts`]).
+    starts: &'a [u32],
+    /// The identity's variable values.
+    b: &'a [Binding],
+}
+
+impl<'a> Probe<'a> {
+    /// The request split in `lv`, against a snapshot's text `keys`, for variable values `b`.
     #[inline]
-    fn plus(&self) -> Option<&Node> {
-        self.rare.as_ref().and_then(|r| r.plus.as_ref())
-    }
-
-    #[inline]
-    fn tmpl(&self) -> &[(Box<[Piece]>, Node)] {
-        self.rare.as_ref().map_or(NO_TMPL, |r| &r.tmpl)
-    }
-
-    #[inline]
-    fn globs(&self) -> Option<&Tails> {
-        self.rare.as_ref().and_then(|r| r.globs.as_ref())
-    }
-
-    fn rare_mut(&mut self) -> &mut Rare {
-        self.rare.get_or_insert_with(Box::default)
-    }
-
-    /// Adds a pattern for a statement.
-    pub(crate) fn insert(&mut self, levels: &[Level], stmt: u32) {
-        let mut node = self;
-        for level in levels {
-            node = match level {
-                Level::Hash => {
-                    node.hash.push(stmt);
-                    return;
-                }
-                Level::Lit(l) => node.lit.entry(l),
-                Level::Plus => node.rare_mut().plus.get_or_insert_with(Node::default),
-                Level::Tmpl(pieces) => node.edge(pieces.to_vec()),
-            };
-        }
-        node.end.push(stmt);
-    }
-
-    /// Adds an exact-mode text for a statement, level by level.
-    pub(crate) fn insert_exact(&mut self, text: &str, stmt: u32) {
-        let mut node = self;
-        for level in text.split('/') {
-            node = node.lit.entry(level);
-        }
-        node.end.push(stmt);
-    }
-
-    /// Adds a glob: its complete leading levels without wildcards become edges (literal, or
-    /// templates where they hold variables, whose values never contain `/`), the rest its tail.
-    pub(crate) fn insert_glob(&mut self, toks: &[GlobTok], entry: GlobEntry) {
-        let mut node = self;
-        // The pieces of the level being read, and the token (and byte in it) where it began.
-        let mut level: Vec<Piece> = Vec::new();
-        let mut level_start = (0, 0);
-        let mut tail: Option<Vec<GlobTok>> = None;
-        'toks: for (t, tok) in toks.iter().enumerate() {
-            match tok {
-                GlobTok::Star | GlobTok::One => {
-                    tail = Some(tail_from(toks, level_start));
-                    break 'toks;
-                }
-                GlobTok::Var(slot) => level.push(Piece::Var(*slot)),
-                GlobTok::Lit(text) => {
-                    let mut from = 0;
-                    for (cut, _) in text.match_indices('/') {
-                        if from < cut {
-                            level.push(Piece::Text(text[from..cut].into()));
-                        }
-                        node = node.edge(std::mem::take(&mut level));
-                        from = cut + 1;
-                        level_start = (t, from);
-                    }
-                    if from < text.len() {
-                        level.push(Piece::Text(text[from..].into()));
-                    }
-                }
-            }
-        }
-        // A glob without wildcards keeps its last level as its tail, matched as text.
-        let tail = tail.unwrap_or_else(|| tail_from(toks, level_start));
-        node.rare_mut()
-            .globs
-            .get_or_insert_with(Tails::default)
-            .push(tail.into(), entry);
-    }
-
-    /// The child for one complete level: a literal edge, or a template edge.
-    fn edge(&mut self, level: Vec<Piece>) -> &mut Node {
-        match &level[..] {
-            [] => self.lit.entry(""),
-            [Piece::Text(t)] => self.lit.entry(t),
-            _ => {
-                let tmpl = &mut self.rare_mut().tmpl;
-                let i = match tmpl.iter().position(|(p, _)| **p == level[..]) {
-                    Some(i) => i,
-                    None => {
-                        tmpl.push((level.into(), Node::default()));
-                        tmpl.len() - 1
-                    }
-                };
-                &mut tmpl[i].1
-            }
+    pub(crate) fn new(keys: &'a [u8], lv: &'a Levels<'_>, b: &'a [Binding]) -> Probe<'a> {
+        Probe {
+            keys,
+            req: lv.text(),
+            starts: lv.starts(),
+            b,
         }
     }
 
-    /// Compiles glob tails (GlobSets where many share a node) and shrinks vectors.
-    pub(crate) fn finish(&mut self) -> Result<(), String> {
-        self.hash.shrink_to_fit();
-        self.end.shrink_to_fit();
-        self.lit.finish()?;
-        if let Some(rare) = &mut self.rare {
-            rare.tmpl.shrink_to_fit();
-            if let Some(globs) = &mut rare.globs {
-                globs.finish()?;
-            }
-            if let Some(p) = &mut rare.plus {
-                p.finish()?;
-            }
-            for (_, child) in &mut rare.tmpl {
-                child.finish()?;
-            }
-        }
-        Ok(())
+    /// The request's text.
+    pub(crate) fn text(&self) -> &'a [u8] {
+        self.req
     }
 
-    /// Statements whose exact text or glob matches the text in `lv`, following literal edges
-    /// only (glob and exact filters are compared as text).
-    pub(crate) fn literal(
-        &self,
-        lv: &Levels<'_>,
-        i: usize,
-        b: &[Binding],
-        out: &mut impl FnMut(u32, bool),
-    ) {
-        let Some(level) = lv.get(i) else {
-            emit(&self.end, false, out);
-            return;
-        };
-        if let (Some(globs), Some(rest)) = (self.globs(), lv.rest(i)) {
-            globs.matches(rest, i == 0, b, out);
-        }
-        if let Some(child) = self.lit.get(level) {
-            child.literal(lv, i + 1, b, out);
-        }
-        for (pieces, child) in self.tmpl() {
-            if tmpl_matches(pieces, level, b) {
-                child.literal(lv, i + 1, b, out);
-            }
-        }
+    /// The identity's variable values.
+    pub(crate) fn bindings(&self) -> &'a [Binding] {
+        self.b
     }
+}
 
+/// One trie walked for one request.
+pub(crate) struct Walk<'w> {
+    trie: &'w Trie,
+    p: &'w Probe<'w>,
+}
+
+impl Trie {
     /// Whether nothing was inserted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.lit.is_empty() && self.hash.is_empty() && self.end.is_empty() && self.rare.is_none()
+        self.nodes.is_empty()
     }
 
-    /// Every statement whose pattern matches a topic (or a client id read as a topic), from
-    /// level `i`. With `dollar`, wildcards at the root are closed to allow statements for a
-    /// first level starting with `$`.
-    pub(crate) fn topic(
-        &self,
-        lv: &Levels<'_>,
-        mut i: usize,
-        deny_only: bool,
-        dollar: bool,
-        b: &[Binding],
-        out: &mut impl FnMut(u32, bool),
-    ) {
-        // The literal path is followed in a loop; only wildcard and template branches recurse.
-        let mut node = self;
-        loop {
-            let Some(level) = lv.get(i) else {
-                emit(&node.end, deny_only, out);
-                emit(&node.hash, deny_only, out);
-                return;
-            };
-            let wild_deny_only = deny_only || (dollar && i == 0 && level.first() == Some(&b'$'));
-            emit(&node.hash, wild_deny_only, out);
-            if let Some(rare) = &node.rare {
-                if let (Some(globs), Some(rest)) = (&rare.globs, lv.rest(i)) {
-                    globs.matches(rest, dollar && i == 0, b, out);
-                }
-                if let Some(p) = &rare.plus {
-                    p.topic(lv, i + 1, wild_deny_only, dollar, b, out);
-                }
-                for (pieces, child) in &rare.tmpl {
-                    if tmpl_matches(pieces, level, b) {
-                        child.topic(lv, i + 1, deny_only, dollar, b, out);
-                    }
-                }
-            }
-            match node.lit.get(level) {
-                Some(child) => node = child,
-                None => return,
-            }
-            i += 1;
+    /// A walk of this trie for a request, unless the trie is empty.
+    #[inline]
+    pub(crate) fn walk<'w>(&'w self, p: &'w Probe<'w>) -> Option<Walk<'w>> {
+        (!self.is_empty()).then_some(Walk { trie: self, p })
+    }
+
+    #[inline]
+    fn node(&self, n: u32) -> Option<&Node> {
+        self.nodes.get(n as usize)
+    }
+
+    #[inline]
+    fn rare_of(&self, node: &Node) -> Option<&Rare> {
+        if node.flags & HAS_RARE == 0 {
+            None
+        } else {
+            self.rare.get(node.rare as usize)
         }
+    }
+
+    #[inline]
+    fn tmpl(&self, node: &Node) -> &[(Box<[Piece]>, u32)] {
+        self.rare_of(node).map_or(NO_TMPL, |r| &r.tmpl)
+    }
+
+    /// The `+` child.
+    #[inline]
+    fn plus(node: &Node) -> Option<u32> {
+        (node.flags & HAS_PLUS != 0).then(|| node.kids.wrapping_add(node.n_kids))
+    }
+
+    /// The literal children, as node indexes.
+    #[inline]
+    fn kids(node: &Node) -> std::ops::Range<u32> {
+        node.kids..node.kids.saturating_add(node.n_kids)
+    }
+
+    /// Reports the statements of one list.
+    #[inline(always)]
+    fn emit(&self, stmts: u32, list: List, deny_only: bool, out: &mut impl FnMut(u32, bool)) {
+        if stmts == NONE {
+            return;
+        }
+        if stmts & POOLED == 0 {
+            if stmts >> LIST_SHIFT == list as u32 {
+                out(stmts & ID_MASK, deny_only);
+            }
+            return;
+        }
+        self.emit_pooled(stmts & !POOLED, list, deny_only, out);
+    }
+
+    fn emit_pooled(&self, at: u32, list: List, deny_only: bool, out: &mut impl FnMut(u32, bool)) {
+        let at = at as usize;
+        let Some(&[end, hash, star]) = self.lists.get(at..at + 3) else {
+            return;
+        };
+        let (skip, len) = match list {
+            List::End => (0, end),
+            List::Hash => (end, hash),
+            List::Star => (end + hash, star),
+        };
+        let from = at + 3 + skip as usize;
+        for s in self
+            .lists
+            .get(from..from + len as usize)
+            .unwrap_or_default()
+        {
+            out(*s, deny_only);
+        }
+    }
+}
+
+impl Walk<'_> {
+    /// Every statement whose pattern matches a topic (or a client id read as a topic). With
+    /// `dollar`, wildcards at the root are closed to allow statements for a first level
+    /// starting with `$`.
+    #[inline]
+    pub(crate) fn topics(&self, dollar: bool, out: &mut impl FnMut(u32, bool)) {
+        self.topic(0, 0, false, dollar, out);
+    }
+
+    /// Statements whose exact text or glob matches the request's text, following literal and
+    /// template edges only (glob and exact filters are compared as text).
+    pub(crate) fn texts(&self, out: &mut impl FnMut(u32, bool)) {
+        self.literal(0, 0, out);
     }
 
     /// Every allow statement whose pattern contains the requested filter (all topics the filter
     /// can match are matched by the pattern), with the `$` rule.
-    pub(crate) fn containing(
-        &self,
-        lv: &Levels<'_>,
-        i: usize,
-        b: &[Binding],
-        out: &mut impl FnMut(u32, bool),
-    ) {
-        let level = lv.get(i);
-        let blocked = i == 0 && level.is_some_and(|l| l.first() == Some(&b'$'));
-        if !blocked {
-            emit(&self.hash, false, out);
-        }
-        match level {
-            None => emit(&self.end, false, out),
-            Some(b"#") => {
-                // Every topic has at least one level, so at the root `+/#` contains `#`.
-                if i == 0 {
-                    if let Some(p) = self.plus() {
-                        emit(&p.hash, false, out);
-                    }
-                }
-            }
-            Some(b"+") => {
-                if let Some(p) = self.plus() {
-                    p.containing(lv, i + 1, b, out);
-                }
-            }
-            Some(l) => {
-                if let Some(child) = self.lit.get(l) {
-                    child.containing(lv, i + 1, b, out);
-                }
-                if !blocked {
-                    if let Some(p) = self.plus() {
-                        p.containing(lv, i + 1, b, out);
-                    }
-                }
-                for (pieces, child) in self.tmpl() {
-                    if tmpl_matches(pieces, l, b) {
-                        child.containing(lv, i + 1, b, out);
-                    }
-                }
-            }
-        }
+    pub(crate) fn containers(&self, out: &mut impl FnMut(u32, bool)) {
+        self.containing(0, 0, out);
     }
 
     /// Every deny statement whose pattern shares at least one topic with the requested filter.
     /// Deny patterns match `$` topics; the requested filter's leading wildcard does not.
-    pub(crate) fn overlapping(
-        &self,
-        lv: &Levels<'_>,
-        i: usize,
-        b: &[Binding],
-        out: &mut impl FnMut(u32, bool),
-    ) {
-        let first = i == 0;
-        match lv.get(i) {
-            None => {
-                emit(&self.hash, false, out);
-                emit(&self.end, false, out);
-            }
-            Some(b"#") => self.subtree(first, b, out),
-            Some(b"+") => {
-                emit(&self.hash, false, out);
-                self.lit.for_each(|key, child| {
-                    if !(first && key.first() == Some(&b'$')) {
-                        child.overlapping(lv, i + 1, b, out);
-                    }
-                });
-                if let Some(p) = self.plus() {
-                    p.overlapping(lv, i + 1, b, out);
+    pub(crate) fn overlaps(&self, out: &mut impl FnMut(u32, bool)) {
+        self.overlapping(0, 0, out);
+    }
+
+    /// Level `i` of the request.
+    #[inline(always)]
+    fn level(&self, i: usize) -> Option<&[u8]> {
+        level(self.p.req, self.p.starts, i)
+    }
+
+    /// The request from level `i` on.
+    #[inline]
+    fn rest(&self, i: usize) -> Option<&[u8]> {
+        rest(self.p.req, self.p.starts, i)
+    }
+
+    #[inline]
+    fn key(&self, node: &Node) -> &[u8] {
+        let start = node.key as usize;
+        self.p
+            .keys
+            .get(start..start + usize::from(node.key_len))
+            .unwrap_or_default()
+    }
+
+    /// The literal child for a level.
+    #[inline(always)]
+    fn child(&self, node: &Node, level: &[u8]) -> Option<u32> {
+        if node.flags & HASHED != 0 {
+            return self.hashed_child(node, level);
+        }
+        let len = level.len();
+        let mut k = node.kids as usize;
+        let end = k + node.n_kids as usize;
+        while k < end {
+            let kid = self.trie.nodes.get(k)?;
+            if usize::from(kid.key_len) == len {
+                let at = kid.key as usize;
+                if self
+                    .p
+                    .keys
+                    .get(at..at + len)
+                    .is_some_and(|key| same(key, level))
+                {
+                    return Some(k as u32);
                 }
-                for (pieces, child) in self.tmpl() {
-                    if tmpl_usable(pieces, b) && !(first && tmpl_starts_with_dollar(pieces, b)) {
-                        child.overlapping(lv, i + 1, b, out);
+            }
+            k += 1;
+        }
+        None
+    }
+
+    /// The hash-table lookup.
+    #[inline(always)]
+    fn hashed_child(&self, node: &Node, level: &[u8]) -> Option<u32> {
+        let table = &self.trie.rare_of(node)?.table;
+        let mask = table.len().checked_sub(1)?;
+        let hash = key_hash(level);
+        let tag = slot_tag(hash);
+        let mut i = hash & mask;
+        // The table is at most two thirds full, so probing meets an empty slot.
+        loop {
+            let slot = *table.get(i)?;
+            if slot == EMPTY_SLOT {
+                return None;
+            }
+            if (slot >> 32) as u32 == tag {
+                let n = slot as u32;
+                if let Some(kid) = self.trie.node(n) {
+                    if same(self.key(kid), level) {
+                        return Some(n);
                     }
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn topic<O: FnMut(u32, bool)>(
+        &self,
+        n: u32,
+        i: usize,
+        deny_only: bool,
+        dollar: bool,
+        out: &mut O,
+    ) {
+        let trie = self.trie;
+        let (mut n, mut i, mut deny_only) = (n, i, deny_only);
+        // Template and `+` branches still to walk: kept here while they fit, rather than
+        // recursed into, which costs a call per branch.
+        let mut pending = [0u64; PENDING];
+        let mut len = 0;
+        loop {
+            // The literal path is followed in a loop; branches wait in `pending`.
+            while let Some(node) = trie.node(n) {
+                let Some(level) = self.level(i) else {
+                    trie.emit(node.stmts, List::End, deny_only, out);
+                    trie.emit(node.stmts, List::Hash, deny_only, out);
+                    break;
+                };
+                // Below a wildcard at the root, a `$` topic is open to deny statements only.
+                let wild = |deny_only: bool| {
+                    deny_only || (dollar && i == 0 && level.first() == Some(&b'$'))
+                };
+                if node.stmts != NONE {
+                    if node.stmts & POOLED == 0 {
+                        let s = node.stmts & ID_MASK;
+                        match node.stmts >> LIST_SHIFT {
+                            x if x == List::Hash as u32 => out(s, wild(deny_only)),
+                            // Globs are only on literal and template paths, never below a `+`.
+                            x if x == List::Star as u32 => out(s, false),
+                            _ => {}
+                        }
+                    } else {
+                        trie.emit(node.stmts, List::Hash, wild(deny_only), out);
+                        trie.emit(node.stmts, List::Star, false, out);
+                    }
+                }
+                if node.flags & (HAS_RARE | HAS_PLUS) != 0 {
+                    let mut branch =
+                        |child: u32, deny_only: bool, out: &mut O| match pending.get_mut(len) {
+                            Some(slot) => {
+                                *slot = pack(child, i + 1, deny_only);
+                                len += 1;
+                            }
+                            None => self.topic(child, i + 1, deny_only, dollar, out),
+                        };
+                    if let Some(rare) = trie.rare_of(node) {
+                        if let (Some(globs), Some(rest)) = (&rare.globs, self.rest(i)) {
+                            globs.matches(rest, dollar && i == 0, self.p.b, out);
+                        }
+                        for (pieces, child) in rare.tmpl.iter() {
+                            if tmpl_matches(pieces, level, self.p.b) {
+                                branch(*child, deny_only, out);
+                            }
+                        }
+                    }
+                    if let Some(p) = Trie::plus(node) {
+                        branch(p, wild(deny_only), out);
+                    }
+                }
+                match self.child(node, level) {
+                    Some(child) => n = child,
+                    None => break,
+                }
+                i += 1;
+            }
+            let Some(next) = len.checked_sub(1).and_then(|l| pending.get(l)) else {
+                return;
+            };
+            (n, i, deny_only) = unpack(*next);
+            len -= 1;
+        }
+    }
+
+    fn literal(&self, n: u32, i: usize, out: &mut impl FnMut(u32, bool)) {
+        let trie = self.trie;
+        let Some(node) = trie.node(n) else {
+            return;
+        };
+        let Some(level) = self.level(i) else {
+            trie.emit(node.stmts, List::End, false, out);
+            return;
+        };
+        trie.emit(node.stmts, List::Star, false, out);
+        if let Some(rare) = trie.rare_of(node) {
+            if let (Some(globs), Some(rest)) = (&rare.globs, self.rest(i)) {
+                globs.matches(rest, i == 0, self.p.b, out);
+            }
+        }
+        if let Some(child) = self.child(node, level) {
+            self.literal(child, i + 1, out);
+        }
+        for (pieces, child) in trie.tmpl(node) {
+            if tmpl_matches(pieces, level, self.p.b) {
+                self.literal(*child, i + 1, out);
+            }
+        }
+    }
+
+    fn containing(&self, n: u32, i: usize, out: &mut impl FnMut(u32, bool)) {
+        let trie = self.trie;
+        let Some(node) = trie.node(n) else {
+            return;
+        };
+        let level = self.level(i);
+        let blocked = i == 0 && level.is_some_and(|l| l.first() == Some(&b'$'));
+        if !blocked {
+            trie.emit(node.stmts, List::Hash, false, out);
+        }
+        let plus = Trie::plus(node);
+        match level {
+            None => trie.emit(node.stmts, List::End, false, out),
+            Some(b"#") => {
+                // Every topic has at least one level, so at the root `+/#` contains `#`.
+                if i == 0 {
+                    if let Some(p) = plus.and_then(|p| trie.node(p)) {
+                        trie.emit(p.stmts, List::Hash, false, out);
+                    }
+                }
+            }
+            Some(b"+") => {
+                if let Some(p) = plus {
+                    self.containing(p, i + 1, out);
                 }
             }
             Some(l) => {
-                emit(&self.hash, false, out);
-                if let Some(child) = self.lit.get(l) {
-                    child.overlapping(lv, i + 1, b, out);
+                if let Some(child) = self.child(node, l) {
+                    self.containing(child, i + 1, out);
                 }
-                if let Some(p) = self.plus() {
-                    p.overlapping(lv, i + 1, b, out);
+                if !blocked {
+                    if let Some(p) = plus {
+                        self.containing(p, i + 1, out);
+                    }
                 }
-                for (pieces, child) in self.tmpl() {
-                    if tmpl_matches(pieces, l, b) {
-                        child.overlapping(lv, i + 1, b, out);
+                for (pieces, child) in trie.tmpl(node) {
+                    if tmpl_matches(pieces, l, self.p.b) {
+                        self.containing(*child, i + 1, out);
                     }
                 }
             }
         }
     }
 
-    /// Every statement at or below this node (a requested `#` here overlaps all of them).
-    fn subtree(&self, first: bool, b: &[Binding], out: &mut impl FnMut(u32, bool)) {
-        emit(&self.end, false, out);
-        emit(&self.hash, false, out);
-        self.lit.for_each(|key, child| {
-            if !(first && key.first() == Some(&b'$')) {
-                child.subtree(false, b, out);
+    fn overlapping(&self, n: u32, i: usize, out: &mut impl FnMut(u32, bool)) {
+        let trie = self.trie;
+        let Some(node) = trie.node(n) else {
+            return;
+        };
+        let first = i == 0;
+        match self.level(i) {
+            None => {
+                trie.emit(node.stmts, List::Hash, false, out);
+                trie.emit(node.stmts, List::End, false, out);
             }
-        });
-        if let Some(p) = self.plus() {
-            p.subtree(false, b, out);
-        }
-        for (pieces, child) in self.tmpl() {
-            if tmpl_usable(pieces, b) && !(first && tmpl_starts_with_dollar(pieces, b)) {
-                child.subtree(false, b, out);
+            Some(b"#") => self.subtree(n, first, out),
+            Some(b"+") => {
+                trie.emit(node.stmts, List::Hash, false, out);
+                for k in Trie::kids(node) {
+                    let Some(kid) = trie.node(k) else { continue };
+                    if !(first && self.key(kid).first() == Some(&b'$')) {
+                        self.overlapping(k, i + 1, out);
+                    }
+                }
+                if let Some(p) = Trie::plus(node) {
+                    self.overlapping(p, i + 1, out);
+                }
+                for (pieces, child) in trie.tmpl(node) {
+                    if tmpl_usable(pieces, self.p.b)
+                        && !(first && tmpl_starts_with_dollar(pieces, self.p.b))
+                    {
+                        self.overlapping(*child, i + 1, out);
+                    }
+                }
+            }
+            Some(l) => {
+                trie.emit(node.stmts, List::Hash, false, out);
+                if let Some(child) = self.child(node, l) {
+                    self.overlapping(child, i + 1, out);
+                }
+                if let Some(p) = Trie::plus(node) {
+                    self.overlapping(p, i + 1, out);
+                }
+                for (pieces, child) in trie.tmpl(node) {
+                    if tmpl_matches(pieces, l, self.p.b) {
+                        self.overlapping(*child, i + 1, out);
+                    }
+                }
             }
         }
     }
+
+    /// Every statement at or below a node (a requested `#` there overlaps all of them).
+    fn subtree(&self, n: u32, first: bool, out: &mut impl FnMut(u32, bool)) {
+        let trie = self.trie;
+        let (mut n, mut first) = (n, first);
+        // Each branch but the last recurses; the last continues the loop, so that a chain of
+        // single children costs no calls.
+        while let Some(node) = trie.node(n) {
+            if node.stmts != NONE {
+                trie.emit(node.stmts, List::End, false, out);
+                trie.emit(node.stmts, List::Hash, false, out);
+            }
+            let mut last = None;
+            let mut branch = |child: u32, out: &mut _| {
+                if let Some(before) = last.replace(child) {
+                    self.subtree(before, false, out);
+                }
+            };
+            for k in Trie::kids(node) {
+                // At the root, a requested `#` does not reach `$` topics.
+                if first
+                    && trie
+                        .node(k)
+                        .is_some_and(|kid| self.key(kid).first() == Some(&b'$'))
+                {
+                    continue;
+                }
+                branch(k, out);
+            }
+            if let Some(p) = Trie::plus(node) {
+                branch(p, out);
+            }
+            for (pieces, child) in trie.tmpl(node) {
+                if tmpl_usable(pieces, self.p.b)
+                    && !(first && tmpl_starts_with_dollar(pieces, self.p.b))
+                {
+                    branch(*child, out);
+                }
+            }
+            match last {
+                Some(next) => (n, first) = (next, false),
+                None => return,
+            }
+        }
+    }
+}
+
+/// A pending branch of a topic walk as one word: node, level, `deny_only`.
+#[inline(always)]
+fn pack(node: u32, i: usize, deny_only: bool) -> u64 {
+    (u64::from(node) << 32) | ((i as u64 & 0x7fff_ffff) << 1) | u64::from(deny_only)
+}
+
+/// The node, level and `deny_only` of a pending branch.
+#[inline(always)]
+fn unpack(word: u64) -> (u32, usize, bool) {
+    (
+        (word >> 32) as u32,
+        ((word >> 1) & 0x7fff_ffff) as usize,
+        word & 1 != 0,
+    )
 }
 
 fn value(b: &[Binding], slot: u16) -> Option<&str> {
@@ -444,32 +636,28 @@ fn value(b: &[Binding], slot: u16) -> Option<&str> {
 }
 
 /// Byte equality for the short keys of trie edges, compared in place: a call into the C
-/// library's `memcmp` costs more than the comparison itself.
+/// library's `memcmp` costs more than the comparison itself. Whole words, then the last word
+/// again (overlapping), so that no byte is compared alone from 4 bytes on.
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (aw, at) = a.as_chunks::<8>();
-    let (bw, bt) = b.as_chunks::<8>();
-    aw.iter()
-        .zip(bw)
-        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && at.iter().zip(bt).all(|(x, y)| x == y)
-}
-
-/// The tokens of a glob from token `t`, byte `from` of it (a literal token may be cut).
-fn tail_from(toks: &[GlobTok], (t, from): (usize, usize)) -> Vec<GlobTok> {
-    let mut tail: Vec<GlobTok> = toks.get(t..).unwrap_or_default().to_vec();
-    if let Some(GlobTok::Lit(text)) = tail.first() {
-        let rest = text.get(from..).unwrap_or_default();
-        if rest.is_empty() {
-            tail.remove(0);
-        } else {
-            tail[0] = GlobTok::Lit(rest.into());
-        }
+    let word = |x: Option<&[u8; 8]>| x.map(|w| u64::from_ne_bytes(*w));
+    let half = |x: Option<&[u8; 4]>| x.map(|w| u32::from_ne_bytes(*w));
+    if a.len() >= 8 {
+        let (aw, _) = a.as_chunks::<8>();
+        let (bw, _) = b.as_chunks::<8>();
+        aw.iter()
+            .zip(bw)
+            .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+            && word(a.last_chunk()) == word(b.last_chunk())
+    } else if a.len() >= 4 {
+        half(a.first_chunk()) == half(b.first_chunk())
+            && half(a.last_chunk()) == half(b.last_chunk())
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
     }
-    tail
 }
 
 /// Whether a level equals the template with its variables substituted literally.
