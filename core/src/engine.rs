@@ -15,10 +15,11 @@ use crate::config::{Config, SessionSettings};
 use crate::decision::{Decision, Explanation};
 use crate::error::{Error, Rejection};
 use crate::identity::Identity;
+use crate::policy::token_acl;
 use crate::policy::{Document, Effect};
 use crate::principal::Principal;
 use crate::request::{Operation, Request};
-use crate::session::{EndReason, Event, Session, SessionTable, SessionToken};
+use crate::session::{EndReason, Event, Proof, Session, SessionTable, SessionToken, TokenRules};
 
 /// What an operator does to a registered certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,17 @@ pub enum CertAction {
     Reactivate,
     /// Reject it forever; its sessions end at once.
     Revoke,
+}
+
+/// The most sessions [`Engine::tick`] verifies again in one call.
+pub const RECHECKS_PER_TICK: usize = 32;
+
+/// What a session is made of once its credentials pass.
+struct Admitted {
+    principal: Principal,
+    token_rules: Option<TokenRules>,
+    fingerprint: Option<Fingerprint>,
+    expires_at: Option<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -214,38 +226,25 @@ impl Engine {
 
     /// Opens a session: authenticates, then requires the `connect` permission for the client id
     /// (which the credentials must carry or the credential must map). `random` is 16 random
-    /// bytes from the host: the session token.
+    /// bytes from the host: the session token. The session keeps the credentials (the password
+    /// wiped when it ends) to verify the identity again when the trust duration passes.
     pub fn open_session(
         &self,
         credentials: &Credentials<'_>,
         now: u64,
         random: [u8; 16],
     ) -> Result<SessionToken, Error> {
-        let auth = self.authenticate(credentials, now)?;
-        let mut principal = self.bind(auth.identity);
-        let client_id = principal
-            .identity()
-            .client_id()
-            .ok_or(Rejection::ConnectDenied)?
-            .to_owned();
-        if !self
-            .authorize(&mut principal, &Request::connect(&client_id))
-            .is_allowed()
-        {
-            return Err(Rejection::ConnectDenied.into());
-        }
+        let admitted = self.admit(credentials, now)?;
         let session = Session {
-            principal,
-            fingerprint: auth.fingerprint,
-            expires_at: auth.expires_at,
+            principal: admitted.principal,
+            token_rules: admitted.token_rules,
+            fingerprint: admitted.fingerprint,
+            expires_at: admitted.expires_at,
             trusted_until: now.saturating_add(self.sessions.trust_duration),
+            proof: Proof::keep(credentials),
         };
         let token = SessionToken::from_bytes(random);
-        let mut table = self
-            .sessions
-            .sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut table = self.sessions.write();
         if table.len() >= self.sessions.max {
             let ended: Vec<(SessionToken, EndReason)> = table
                 .iter()
@@ -266,6 +265,46 @@ impl Engine {
         Ok(token)
     }
 
+    /// Authenticates, binds the identity, requires `connect` for its client id and compiles the
+    /// statements its token carries: everything a session needs, at opening and again when its
+    /// trust duration passes.
+    fn admit(&self, credentials: &Credentials<'_>, now: u64) -> Result<Admitted, Error> {
+        let auth = self.authenticate(credentials, now)?;
+        let token_rules = match &auth.token_policy {
+            Some(claim) => {
+                let acl = token_acl::from_claim(claim)?;
+                let snapshot = self.builder.build(&acl.document).map_err(|e| {
+                    Rejection::Malformed(format!("the token's policy claim does not compile: {e}"))
+                })?;
+                Some(TokenRules {
+                    principal: Arc::new(snapshot).bind(auth.identity.clone()),
+                    fallthrough: acl.fallthrough,
+                })
+            }
+            None => None,
+        };
+        let mut principal = self.bind(auth.identity);
+        let client_id = principal
+            .identity()
+            .client_id()
+            .ok_or(Rejection::ConnectDenied)?
+            .to_owned();
+        let connect = Request::connect(&client_id);
+        let allowed = match token_rules.as_ref().and_then(|r| r.decide(&connect)) {
+            Some(effect) => effect == Effect::Allow,
+            None => self.authorize(&mut principal, &connect).is_allowed(),
+        };
+        if !allowed {
+            return Err(Rejection::ConnectDenied.into());
+        }
+        Ok(Admitted {
+            principal,
+            token_rules,
+            fingerprint: auth.fingerprint,
+            expires_at: auth.expires_at,
+        })
+    }
+
     /// Authorizes a request by session token. An ended session (closed, expired, trust duration
     /// passed, certificate suspended or revoked) is [`Rejection::UnknownSession`].
     pub fn authorize_session(
@@ -274,8 +313,11 @@ impl Engine {
         request: &Request<'_>,
         now: u64,
     ) -> Result<Effect, Error> {
-        self.with_session(token, now, |engine, principal| {
-            engine.authorize(principal, request).effect
+        self.with_session(token, now, |engine, session| {
+            if let Some(effect) = session.token_rules.as_ref().and_then(|r| r.decide(request)) {
+                return effect;
+            }
+            engine.authorize(&mut session.principal, request).effect
         })
     }
 
@@ -300,7 +342,16 @@ impl Engine {
         request: &Request<'_>,
         now: u64,
     ) -> Result<Explanation, Error> {
-        self.with_session(token, now, |engine, principal| {
+        self.with_session(token, now, |engine, session| {
+            if let Some(rules) = &session.token_rules {
+                if rules.decide(request).is_some() {
+                    let mut e = rules.principal.explain(request);
+                    e.notes
+                        .push("decided by the statements the client's token carries".to_owned());
+                    return e;
+                }
+            }
+            let principal = &mut session.principal;
             if principal.snapshot().generation() != engine.generation.load(Ordering::Acquire) {
                 principal.rebind(engine.snapshot());
             }
@@ -312,62 +363,81 @@ impl Engine {
         &self,
         token: &SessionToken,
         now: u64,
-        f: impl FnOnce(&Engine, &mut Principal) -> T,
+        f: impl FnOnce(&Engine, &mut Session) -> T,
     ) -> Result<T, Error> {
         let ended = {
-            let table = self
-                .sessions
-                .sessions
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
+            let table = self.sessions.read();
             let session = table.get(token).ok_or(Rejection::UnknownSession)?;
             let mut session = lock(session);
-            match session.over(now) {
-                None => return Ok(f(self, &mut session.principal)),
+            match self.refresh(&mut session, now) {
+                None => return Ok(f(self, &mut session)),
                 Some(reason) => reason,
             }
         };
-        let mut table = self
-            .sessions
-            .sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut table = self.sessions.write();
         self.end_sessions(&mut table, vec![(*token, ended)]);
         Err(Rejection::UnknownSession.into())
     }
 
+    /// Why a session must end at `now`, verifying its identity again first if its trust
+    /// duration passed; a session that passes goes on with the fresh identity, token rules and
+    /// expiry.
+    fn refresh(&self, session: &mut Session, now: u64) -> Option<EndReason> {
+        if let Some(reason) = session.over(now) {
+            return Some(reason);
+        }
+        if !session.due(now) {
+            return None;
+        }
+        match self.admit(&session.proof.credentials(), now) {
+            Ok(admitted) => {
+                session.principal = admitted.principal;
+                session.token_rules = admitted.token_rules;
+                session.fingerprint = admitted.fingerprint;
+                session.expires_at = admitted.expires_at;
+                session.trusted_until = now.saturating_add(self.sessions.trust_duration);
+                None
+            }
+            Err(Error::Rejected(Rejection::Revoked)) => Some(EndReason::Revoked),
+            Err(Error::Rejected(Rejection::Suspended)) => Some(EndReason::Suspended),
+            Err(Error::Rejected(Rejection::Expired)) => Some(EndReason::Expired),
+            Err(_) => Some(EndReason::TrustExpired),
+        }
+    }
+
     /// Closes a session; false if there was none.
     pub fn close_session(&self, token: &SessionToken) -> bool {
-        self.sessions
-            .sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(token)
-            .is_some()
+        self.sessions.write().remove(token).is_some()
     }
 
     /// The number of live sessions.
     pub fn session_count(&self) -> usize {
-        self.sessions
-            .sessions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        self.sessions.read().len()
     }
 
-    /// Ends every session that is over at `now` (credential expired, trust duration passed),
-    /// each as an [`Event::Disconnect`]. Bounded work; call it from a timer.
+    /// Ends every session whose credential expired at `now`, and verifies again the identities
+    /// of up to [`RECHECKS_PER_TICK`] sessions whose trust duration passed (the others wait for
+    /// the next tick or their next decision). Ended sessions become [`Event::Disconnect`]s.
+    /// Bounded work; call it from a timer, about once a second.
     pub fn tick(&self, now: u64) {
-        let mut table = self
-            .sessions
-            .sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        let ended: Vec<(SessionToken, EndReason)> = table
-            .iter()
-            .filter_map(|(t, s)| lock(s).over(now).map(|r| (*t, r)))
-            .collect();
-        self.end_sessions(&mut table, ended);
+        let due: Vec<SessionToken> = {
+            let mut table = self.sessions.write();
+            let ended: Vec<(SessionToken, EndReason)> = table
+                .iter()
+                .filter_map(|(t, s)| lock(s).over(now).map(|r| (*t, r)))
+                .collect();
+            self.end_sessions(&mut table, ended);
+            table
+                .iter()
+                .filter(|(_, s)| lock(s).due(now))
+                .map(|(t, _)| *t)
+                .take(RECHECKS_PER_TICK)
+                .collect()
+        };
+        // Verified one at a time under the shared lock, so decisions go on meanwhile.
+        for token in due {
+            let _ = self.with_session(&token, now, |_, _| ());
+        }
     }
 
     /// Suspends, reactivates or revokes a registered certificate. Suspension and revocation end
@@ -395,11 +465,7 @@ impl Engine {
             CertAction::Reactivate => None,
         };
         if let Some(reason) = reason {
-            let mut table = self
-                .sessions
-                .sessions
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut table = self.sessions.write();
             let ended: Vec<(SessionToken, EndReason)> = table
                 .iter()
                 .filter(|(_, s)| lock(s).fingerprint.as_ref() == Some(fingerprint))

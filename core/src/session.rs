@@ -1,17 +1,26 @@
 //! Sessions, the AWS Greengrass client device auth model: verify an identity once, open a
 //! session for it, then authorize every action by the session's opaque token.
 //!
-//! The table is bounded; a session ends when it is closed, when its credential expires, when
-//! its trust duration passes (the identity must be verified again: open a new session), or when
-//! its certificate is suspended or revoked. Ended sessions become [`Event`]s for the host.
+//! The table is bounded; a session ends when it is closed, when its credential expires, or when
+//! its certificate is suspended or revoked. When its trust duration passes, the identity is
+//! verified again from the credentials the session kept (chain, revocation lists and operator
+//! state for a certificate, the password files, keys and token store for the others, and the
+//! `connect` permission): the session goes on if that succeeds and ends otherwise. Ended sessions
+//! become [`Event`]s for the host.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use zeroize::Zeroizing;
+
+use crate::authn::authenticator::Credentials;
 use crate::authn::registry::StateChange;
 use crate::authn::x509::Fingerprint;
+use crate::decision::Reason;
+use crate::policy::Effect;
 use crate::principal::Principal;
+use crate::request::{Operation, Request};
 
 /// An opaque session token: 128 random bits from the caller, shown as 32 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,7 +79,8 @@ pub enum EndReason {
     Revoked,
     /// The token or certificate expired.
     Expired,
-    /// The trust duration passed; the identity must be verified again.
+    /// The trust duration passed and the identity, verified again, was refused (a credential
+    /// no longer accepted, or the `connect` permission withdrawn).
     TrustExpired,
 }
 
@@ -91,27 +101,108 @@ pub enum Event {
     },
 }
 
+/// The credentials a session was opened with, kept to verify the identity again when the
+/// trust duration passes. The password is wiped from memory when the session ends.
+pub(crate) struct Proof {
+    client_id: Option<String>,
+    username: Option<String>,
+    password: Option<Zeroizing<Vec<u8>>>,
+    certificate: Option<Vec<u8>>,
+    psk_identity: Option<String>,
+}
+
+impl Proof {
+    /// Keeps a copy of the credentials.
+    pub fn keep(c: &Credentials<'_>) -> Proof {
+        Proof {
+            client_id: c.client_id.map(str::to_owned),
+            username: c.username.map(str::to_owned),
+            password: c.password.map(|p| Zeroizing::new(p.to_vec())),
+            certificate: c.certificate.map(<[u8]>::to_vec),
+            psk_identity: c.psk_identity.map(str::to_owned),
+        }
+    }
+
+    /// The credentials again.
+    pub fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            client_id: self.client_id.as_deref(),
+            username: self.username.as_deref(),
+            password: self.password.as_deref().map(Vec::as_slice),
+            certificate: self.certificate.as_deref(),
+            psk_identity: self.psk_identity.as_deref(),
+        }
+    }
+}
+
+impl fmt::Debug for Proof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the password; the rest only as presence.
+        f.debug_struct("Proof")
+            .field("client_id", &self.client_id)
+            .field("password", &self.password.as_ref().map(|_| "..."))
+            .field("certificate", &self.certificate.as_ref().map(Vec::len))
+            .field("psk_identity", &self.psk_identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Statements a token carried (EMQX's `acl` claim), consulted before the operator's policy.
+#[derive(Debug)]
+pub(crate) struct TokenRules {
+    /// The identity bound to the token's own small snapshot (a reload does not touch it).
+    pub principal: Principal,
+    /// Whether a request no token rule matches goes on to the operator's policy.
+    pub fallthrough: bool,
+}
+
+impl TokenRules {
+    /// The token's answer, if its rules settle the request: a matching statement or a malformed
+    /// request decides. When no rule matches, publish, subscribe and receive are denied unless
+    /// the rules fall through; connect and unsubscribe, which EMQX's lists never cover, always
+    /// go on to the operator's policy.
+    pub fn decide(&self, request: &Request<'_>) -> Option<Effect> {
+        let d = self.principal.decide(request);
+        match d.reason {
+            Reason::NoMatch
+                if self.fallthrough
+                    || matches!(
+                        request.operation,
+                        Operation::Connect | Operation::Unsubscribe
+                    ) =>
+            {
+                None
+            }
+            _ => Some(d.effect),
+        }
+    }
+}
+
 /// One live session.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub principal: Principal,
+    pub token_rules: Option<TokenRules>,
     pub fingerprint: Option<Fingerprint>,
     /// When the credential expires (token `exp`, certificate `notAfter`).
     pub expires_at: Option<u64>,
     /// When the identity must be verified again.
     pub trusted_until: u64,
+    /// What to verify it with.
+    pub proof: Proof,
 }
 
 impl Session {
-    /// Why the session is over at `now`, if it is.
+    /// Why the session is over at `now`, if it is (its credential expired).
     pub fn over(&self, now: u64) -> Option<EndReason> {
-        if self.expires_at.is_some_and(|e| now >= e) {
-            Some(EndReason::Expired)
-        } else if now >= self.trusted_until {
-            Some(EndReason::TrustExpired)
-        } else {
-            None
-        }
+        self.expires_at
+            .is_some_and(|e| now >= e)
+            .then_some(EndReason::Expired)
+    }
+
+    /// Whether the identity must be verified again before the next decision.
+    pub fn due(&self, now: u64) -> bool {
+        now >= self.trusted_until
     }
 }
 
@@ -131,6 +222,18 @@ impl SessionTable {
             trust_duration,
             sessions: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The table for deciding (shared).
+    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<SessionToken, Mutex<Session>>> {
+        // A panic while holding the lock left the map consistent: entries are inserted and
+        // removed whole.
+        self.sessions.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The table for opening and ending sessions (exclusive).
+    pub fn write(&self) -> RwLockWriteGuard<'_, HashMap<SessionToken, Mutex<Session>>> {
+        self.sessions.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 

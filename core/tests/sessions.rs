@@ -246,17 +246,41 @@ fn connect_permission_is_required_for_the_client_id() {
     }
 }
 
+fn reload(engine: &Engine, s: &Setup) {
+    let config = Config::from_json(CONFIG.as_bytes()).unwrap();
+    engine
+        .reload_config(
+            &config,
+            &mut |n| s.files.get(n).cloned().ok_or_else(|| "missing".into()),
+            &[2; 32],
+        )
+        .unwrap();
+}
+
+fn disconnects(engine: &Engine) -> Vec<(SessionToken, EndReason)> {
+    engine
+        .drain_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Disconnect {
+                session, reason, ..
+            } => Some((session, reason)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn sessions_end_at_trust_duration_and_the_table_is_bounded() {
-    let s = setup();
+fn trust_duration_verifies_the_identity_again_and_the_table_is_bounded() {
+    let mut s = setup();
     let engine = engine(&s, CONFIG);
     let t1 = engine
         .open_session(&cert(&s.leaf_der, "sensor-1"), NOW, [1; 16])
         .unwrap();
-    engine
+    let t2 = engine
         .open_session(&cert(&s.other_der, "sensor-2"), NOW, [2; 16])
         .unwrap();
-    engine
+    let t3 = engine
         .open_session(&cert(&s.other_der, "sensor-2"), NOW, [3; 16])
         .unwrap();
     assert_eq!(
@@ -267,36 +291,50 @@ fn sessions_end_at_trust_duration_and_the_table_is_bounded() {
         ),
         Rejection::TooManySessions
     );
+    // The trust duration passes: the certificate is verified again, still good, so the session
+    // goes on (trusted for another 100 s).
+    let publish = Request::publish("sensors/sensor-1/a");
     assert_eq!(
-        engine
-            .authorize_session(&t1, &Request::publish("sensors/sensor-1/a"), NOW + 99)
-            .unwrap(),
+        engine.authorize_session(&t1, &publish, NOW + 100).unwrap(),
         Effect::Allow
     );
-    assert!(engine
-        .authorize_session(&t1, &Request::publish("sensors/sensor-1/a"), NOW + 100)
-        .is_err());
-    // Once trust has run out everywhere, tick ends the rest and makes room.
+    // The operator revokes sensor-2 in the registry file and reloads: its sessions end as
+    // revoked when their identity is verified again (here by the timer).
+    let mut registry = Registry::parse("registry.json", &s.files["registry.json"]).unwrap();
+    registry.revoke(&Fingerprint::of(&s.other_der)).unwrap();
+    s.files.insert("registry.json".into(), registry.to_json());
+    reload(&engine, &s);
     engine.drain_events();
-    engine.tick(NOW + 100);
-    let ended = engine
-        .drain_events()
-        .into_iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::Disconnect {
-                    reason: EndReason::TrustExpired,
-                    ..
-                }
-            )
-        })
-        .count();
-    assert_eq!(ended, 2);
+    engine.tick(NOW + 99);
+    assert!(disconnects(&engine).is_empty(), "nothing is due yet");
+    engine.tick(NOW + 150);
+    let mut ended = disconnects(&engine);
+    ended.sort_by_key(|(t, _)| t.to_string());
+    assert_eq!(ended, [(t2, EndReason::Revoked), (t3, EndReason::Revoked)]);
+    assert_eq!(engine.session_count(), 1);
+    // A policy that withdraws sensor-1's connect permission ends its session at its next
+    // verification, not before.
+    s.files.insert(
+        "policy.json".into(),
+        POLICY
+            .replace("clientId:${thingName}", "clientId:nobody")
+            .into_bytes(),
+    );
+    reload(&engine, &s);
+    assert_eq!(
+        engine.authorize_session(&t1, &publish, NOW + 199).unwrap(),
+        Effect::Allow
+    );
+    assert_eq!(
+        rejection(
+            engine
+                .authorize_session(&t1, &publish, NOW + 200)
+                .unwrap_err()
+        ),
+        Rejection::UnknownSession
+    );
+    assert_eq!(disconnects(&engine), [(t1, EndReason::TrustExpired)]);
     assert_eq!(engine.session_count(), 0);
-    engine
-        .open_session(&cert(&s.other_der, "sensor-2"), NOW + 100, [5; 16])
-        .unwrap();
 }
 
 #[test]
@@ -315,10 +353,34 @@ fn identity_token_sessions_end_when_the_token_expires() {
             .unwrap(),
         Effect::Allow
     );
-    // The token lives 600 s, the trust duration 100 s: the earlier end wins.
+    // The token lives 600 s, the trust duration 100 s: verified again at 100 s, it goes on
+    // until the token expires.
+    assert_eq!(
+        engine
+            .authorize_session(&t, &Request::publish("sensors/sensor-9/a"), NOW + 100)
+            .unwrap(),
+        Effect::Allow
+    );
+    engine.drain_events();
+    engine.tick(NOW + 600);
+    assert_eq!(disconnects(&engine), [(t, EndReason::Expired)]);
+    // A token taken out of the store ends its session at the next verification.
+    let t = engine.open_session(&creds, NOW, [6; 16]).unwrap();
+    let mut emptied = Setup {
+        files: s.files.clone(),
+        leaf_der: Vec::new(),
+        other_der: Vec::new(),
+        token: String::new(),
+    };
+    emptied.files.insert(
+        "tokens.json".into(),
+        TokenStore::new().to_json().into_bytes(),
+    );
+    reload(&engine, &emptied);
     assert!(engine
         .authorize_session(&t, &Request::publish("sensors/sensor-9/a"), NOW + 100)
         .is_err());
+    assert_eq!(disconnects(&engine), [(t, EndReason::TrustExpired)]);
     let forged = s.token.replace('A', "B").replace('a', "b");
     let forged = Credentials {
         password: Some(forged.as_bytes()),
@@ -375,20 +437,14 @@ fn reload_applies_to_live_sessions_and_a_bad_reload_keeps_everything() {
         engine.authorize_session(&t, &publish, NOW).unwrap(),
         Effect::Allow
     );
-    let config = Config::from_json(CONFIG.as_bytes()).unwrap();
     s.files.insert(
         "policy.json".into(),
         POLICY
             .replace("sensors/${thingName}/#", "other/#")
             .into_bytes(),
     );
-    engine
-        .reload_config(
-            &config,
-            &mut |n| s.files.get(n).cloned().ok_or_else(|| "missing".into()),
-            &[2; 32],
-        )
-        .unwrap();
+    reload(&engine, &s);
+    let config = Config::from_json(CONFIG.as_bytes()).unwrap();
     assert_eq!(
         engine.authorize_session(&t, &publish, NOW).unwrap(),
         Effect::Deny

@@ -7,6 +7,7 @@ pub mod lint;
 pub mod mosquitto_acl;
 pub mod pattern;
 pub mod selection;
+pub mod token_acl;
 
 pub use document::{
     Document, Effect, Group, MatchMode, OperationName, Statement, DOCUMENT_VERSION,
