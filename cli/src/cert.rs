@@ -67,6 +67,7 @@ fn list(args: &CertListArgs) -> Result<u8, Error> {
 
 fn register(args: &CertRegisterArgs) -> Result<u8, Error> {
     let fingerprint = fingerprint(&args.cert)?;
+    let _lock = files::lock(&args.registry)?;
     let mut registry = match files::read_if_exists(&args.registry)? {
         Some(bytes) => parse(&args.registry, &bytes)?,
         None => Registry::new(),
@@ -81,6 +82,7 @@ fn register(args: &CertRegisterArgs) -> Result<u8, Error> {
 
 fn change(args: &CertChangeArgs, transition: Transition) -> Result<u8, Error> {
     let fingerprint = fingerprint(&args.cert)?;
+    let _lock = files::lock(&args.registry)?;
     let mut registry = load(&args.registry)?;
     match transition(&mut registry, &fingerprint).map_err(|e| Error::refused(&e))? {
         Some(change) => {

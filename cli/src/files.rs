@@ -42,6 +42,31 @@ pub fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// An exclusive advisory lock (`flock`) on the directory of a file that several writers change
+/// (the certificate registry, the token store): each writer takes it around its
+/// read-modify-write, so none replaces the file with contents that miss another's change. The
+/// directory is locked rather than a `.lock` file beside it so that nothing is left behind.
+/// Released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _dir: std::fs::File,
+}
+
+/// Waits for and takes the lock for `path`.
+pub fn lock(path: &Path) -> Result<Lock, Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let failed = |source| Error::Save {
+        path: path.to_owned(),
+        source,
+    };
+    let handle = std::fs::File::open(dir).map_err(failed)?;
+    handle.lock().map_err(failed)?;
+    Ok(Lock { _dir: handle })
+}
+
 /// Reads a whole file as UTF-8 text.
 pub fn read_text(path: &Path) -> Result<String, Error> {
     String::from_utf8(read(path)?).map_err(|_| Error::NotUtf8 {

@@ -25,6 +25,7 @@ pub fn run(command: &TokenCommand) -> Result<u8, Error> {
 }
 
 fn issue(args: &TokenIssueArgs) -> Result<u8, Error> {
+    let _lock = files::lock(&args.store)?;
     let mut store = match files::read_if_exists(&args.store)? {
         Some(bytes) => parse(&args.store, &bytes)?,
         None => TokenStore::new(),
@@ -97,6 +98,7 @@ fn list(args: &TokenListArgs) -> Result<u8, Error> {
 }
 
 fn revoke(args: &TokenRevokeArgs) -> Result<u8, Error> {
+    let _lock = files::lock(&args.store)?;
     let mut store = parse(&args.store, &files::read(&args.store)?)?;
     let name = report::printable(&args.name);
     let revoked = store.revoke(&args.name);

@@ -266,3 +266,23 @@ fn the_store_keeps_its_mode() {
     assert_eq!(mode, 0o600);
     assert_eq!(names(&dir), ["tokens.json"]);
 }
+
+#[test]
+fn concurrent_commands_never_lose_each_others_changes() {
+    let dir = temp_dir();
+    let store = dir.join("tokens.json");
+    let names: Vec<String> = (0..8).map(|i| format!("dev-{i}")).collect();
+    std::thread::scope(|scope| {
+        for name in &names {
+            let store = &store;
+            scope.spawn(move || {
+                let out = token("issue", store, &["--name", name, "--ttl", "3600"]);
+                assert_eq!(code(&out), 0, "{}", stderr(&out));
+            });
+        }
+    });
+    let parsed = TokenStore::from_json("tokens.json", &fs::read(&store).unwrap()).unwrap();
+    let mut held: Vec<&str> = parsed.records().map(|r| r.name()).collect();
+    held.sort_unstable();
+    assert_eq!(held, names, "every issued token is in the store");
+}
