@@ -2,6 +2,7 @@
 //! worked out once so that each decision only matches.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::compile::reference::resource_matches;
@@ -112,20 +113,24 @@ impl Principal {
             Err(m) => return Decision::malformed(m),
         };
         let snap = &*self.snapshot;
-        let (mut deny, mut allow) = (u32::MAX, u32::MAX);
+        // The smallest matching deny so far, shared with the walks so that they can skip what
+        // cannot be smaller.
+        let deny = Cell::new(u32::MAX);
+        let mut allow = u32::MAX;
         let mut consider = |s: u32, deny_only: bool| {
             if let Some(st) = snap.statements.get(s as usize) {
                 if (!deny_only || st.effect() == Effect::Deny)
                     && st.covers(checked.operation, checked.qos, checked.retain)
                 {
                     match st.effect() {
-                        Effect::Deny => deny = deny.min(s),
+                        Effect::Deny => deny.set(deny.get().min(s)),
                         Effect::Allow => allow = allow.min(s),
                     }
                 }
             }
         };
-        self.for_each_match(&checked, false, &mut consider);
+        self.for_each_match(&checked, false, &deny, &mut consider);
+        let deny = deny.get();
         let (effect, s) = if deny != u32::MAX {
             (Effect::Deny, deny)
         } else if allow != u32::MAX {
@@ -150,7 +155,13 @@ impl Principal {
 
     /// Reports statements whose resources match (operations and conditions unchecked), by the
     /// snapshot's strategy or, with `linear`, by the plain reference.
-    fn for_each_match(&self, checked: &Checked<'_>, linear: bool, out: &mut impl FnMut(u32, bool)) {
+    fn for_each_match(
+        &self,
+        checked: &Checked<'_>,
+        linear: bool,
+        deny: &Cell<u32>,
+        out: &mut impl FnMut(u32, bool),
+    ) {
         let snap = &*self.snapshot;
         let kind = kind_of(checked.operation);
         let bit = kind_bit(kind);
@@ -164,7 +175,7 @@ impl Principal {
                 let probe = Probe::new(snap.text.as_bytes(), &checked.levels, &self.bindings);
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
-                        index.collect(kind, &probe, out);
+                        index.collect(kind, &probe, deny, out);
                     }
                 }
             }
@@ -218,7 +229,9 @@ impl Principal {
         let mut notes = Vec::new();
         if let Ok(checked) = request.check() {
             let mut hits = Vec::new();
-            self.for_each_match(&checked, true, &mut |s, _| hits.push(s));
+            self.for_each_match(&checked, true, &Cell::new(u32::MAX), &mut |s, _| {
+                hits.push(s)
+            });
             hits.sort_unstable();
             hits.dedup();
             for s in hits {

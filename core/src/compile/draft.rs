@@ -354,6 +354,7 @@ impl Draft {
             nodes: nodes.into(),
             lists: lists.into(),
             rare: rares.into(),
+            sub_min: Box::new([]),
         })
     }
 }

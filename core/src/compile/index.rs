@@ -1,6 +1,7 @@
 //! The indexed strategy: per policy and resource kind, a trie for MQTT-mode patterns, exact
 //! strings and glob prefixes, walked once per request.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use super::draft::Draft;
@@ -114,7 +115,7 @@ impl PolicyIndex {
         for (k, d) in index.kinds.iter_mut().zip(drafts) {
             *k = KindIndex {
                 main: d.main.freeze(text)?,
-                deny_filters: d.deny_filters.freeze(text)?,
+                deny_filters: d.deny_filters.freeze(text)?.with_subtree_minimum(),
                 text_filters: d.text_filters.freeze(text)?,
                 exact_tmpl: d.exact_tmpl.into(),
             };
@@ -125,10 +126,14 @@ impl PolicyIndex {
     /// Reports every statement of this policy with a resource of `kind` that matches the
     /// request, or a `*` resource, as `(statement, deny_only)`. Operations and conditions are
     /// checked by the caller.
+    ///
+    /// `deny` is the smallest deny statement the caller has accepted so far: the walk may skip
+    /// deny statements that cannot be smaller.
     pub(crate) fn collect<'a>(
         &'a self,
         kind: ResourceKind,
         p: &'a Probe<'a>,
+        deny: &Cell<u32>,
         out: &mut impl FnMut(u32, bool),
     ) {
         for s in self.any.iter() {
@@ -147,7 +152,7 @@ impl PolicyIndex {
                     w.containers(out);
                 }
                 if let Some(w) = walk(&k.deny_filters) {
-                    w.overlaps(out);
+                    w.overlaps(deny, out);
                 }
                 if let Some(w) = walk(&k.text_filters) {
                     w.texts(out);

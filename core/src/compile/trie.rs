@@ -13,6 +13,8 @@
 //! pool. What few nodes have (template edges, glob tails, a hash table over many children) lives
 //! in a side table.
 
+use std::cell::Cell;
+
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
 
@@ -112,6 +114,10 @@ pub(crate) struct Trie {
     pub lists: Box<[u32]>,
     /// Side-table entries.
     pub rare: Box<[Rare]>,
+    /// For each node, the smallest statement at or below it (empty unless
+    /// [`Trie::with_subtree_minimum`] made it): lets a walk skip a subtree that cannot lower the
+    /// deny it has found already.
+    pub sub_min: Box<[u32]>,
 }
 
 /// The statements of a node that holds one, on one list.
@@ -196,6 +202,44 @@ pub(crate) struct Walk<'w> {
 }
 
 impl Trie {
+    /// Computes [`Trie::sub_min`]. Children come after their parent (the layout is breadth
+    /// first), so one backward pass sees every child before its parent.
+    pub(crate) fn with_subtree_minimum(mut self) -> Trie {
+        let mut min = vec![u32::MAX; self.nodes.len()];
+        for n in (0..self.nodes.len()).rev() {
+            let Some(node) = self.nodes.get(n) else {
+                continue;
+            };
+            let mut m = u32::MAX;
+            for list in [List::End, List::Hash, List::Star] {
+                self.emit(node.stmts, list, false, &mut |s, _| m = m.min(s));
+            }
+            let below = Trie::kids(node)
+                .chain(Trie::plus(node))
+                .chain(self.tmpl(node).iter().map(|(_, child)| *child));
+            for child in below {
+                // A child before its parent would break the layout's promise: fail safe by
+                // not pruning there.
+                match min.get(child as usize) {
+                    Some(&c) if child as usize > n => m = m.min(c),
+                    _ => m = 0,
+                }
+            }
+            if let Some(slot) = min.get_mut(n) {
+                *slot = m;
+            }
+        }
+        self.sub_min = min.into();
+        self
+    }
+
+    /// Whether nothing at or below node `n` is smaller than `bound` (always false without
+    /// [`Trie::sub_min`]).
+    #[inline]
+    fn nothing_below(&self, n: u32, bound: u32) -> bool {
+        self.sub_min.get(n as usize).is_some_and(|&m| m >= bound)
+    }
+
     /// Whether nothing was inserted.
     pub(crate) fn is_empty(&self) -> bool {
         self.nodes.is_empty()
@@ -297,8 +341,10 @@ impl Walk<'_> {
 
     /// Every deny statement whose pattern shares at least one topic with the requested filter.
     /// Deny patterns match `$` topics; the requested filter's leading wildcard does not.
-    pub(crate) fn overlaps(&self, out: &mut impl FnMut(u32, bool)) {
-        self.overlapping(0, 0, out);
+    /// Subtrees holding nothing smaller than `deny` (the smallest deny accepted so far) are
+    /// skipped when the trie has [`Trie::sub_min`].
+    pub(crate) fn overlaps(&self, deny: &Cell<u32>, out: &mut impl FnMut(u32, bool)) {
+        self.overlapping(0, 0, deny, out);
     }
 
     /// Level `i` of the request.
@@ -521,8 +567,11 @@ impl Walk<'_> {
         }
     }
 
-    fn overlapping(&self, n: u32, i: usize, out: &mut impl FnMut(u32, bool)) {
+    fn overlapping(&self, n: u32, i: usize, deny: &Cell<u32>, out: &mut impl FnMut(u32, bool)) {
         let trie = self.trie;
+        if trie.nothing_below(n, deny.get()) {
+            return;
+        }
         let Some(node) = trie.node(n) else {
             return;
         };
@@ -532,37 +581,37 @@ impl Walk<'_> {
                 trie.emit(node.stmts, List::Hash, false, out);
                 trie.emit(node.stmts, List::End, false, out);
             }
-            Some(b"#") => self.subtree(n, first, out),
+            Some(b"#") => self.subtree(n, first, deny, out),
             Some(b"+") => {
                 trie.emit(node.stmts, List::Hash, false, out);
                 for k in Trie::kids(node) {
                     let Some(kid) = trie.node(k) else { continue };
                     if !(first && self.key(kid).first() == Some(&b'$')) {
-                        self.overlapping(k, i + 1, out);
+                        self.overlapping(k, i + 1, deny, out);
                     }
                 }
                 if let Some(p) = Trie::plus(node) {
-                    self.overlapping(p, i + 1, out);
+                    self.overlapping(p, i + 1, deny, out);
                 }
                 for (pieces, child) in trie.tmpl(node) {
                     if tmpl_usable(pieces, self.p.b)
                         && !(first && tmpl_starts_with_dollar(pieces, self.p.b))
                     {
-                        self.overlapping(*child, i + 1, out);
+                        self.overlapping(*child, i + 1, deny, out);
                     }
                 }
             }
             Some(l) => {
                 trie.emit(node.stmts, List::Hash, false, out);
                 if let Some(child) = self.child(node, l) {
-                    self.overlapping(child, i + 1, out);
+                    self.overlapping(child, i + 1, deny, out);
                 }
                 if let Some(p) = Trie::plus(node) {
-                    self.overlapping(p, i + 1, out);
+                    self.overlapping(p, i + 1, deny, out);
                 }
                 for (pieces, child) in trie.tmpl(node) {
                     if tmpl_matches(pieces, l, self.p.b) {
-                        self.overlapping(*child, i + 1, out);
+                        self.overlapping(*child, i + 1, deny, out);
                     }
                 }
             }
@@ -570,20 +619,28 @@ impl Walk<'_> {
     }
 
     /// Every statement at or below a node (a requested `#` there overlaps all of them).
-    fn subtree(&self, n: u32, first: bool, out: &mut impl FnMut(u32, bool)) {
+    fn subtree(&self, n: u32, first: bool, deny: &Cell<u32>, out: &mut impl FnMut(u32, bool)) {
         let trie = self.trie;
         let (mut n, mut first) = (n, first);
         // Each branch but the last recurses; the last continues the loop, so that a chain of
         // single children costs no calls.
         while let Some(node) = trie.node(n) {
+            if trie.nothing_below(n, deny.get()) {
+                return;
+            }
             if node.stmts != NONE {
                 trie.emit(node.stmts, List::End, false, out);
                 trie.emit(node.stmts, List::Hash, false, out);
             }
             let mut last = None;
             let mut branch = |child: u32, out: &mut _| {
+                // Checked here too, so that a node with many children skips the ones that
+                // cannot lower the deny without a call each.
+                if trie.nothing_below(child, deny.get()) {
+                    return;
+                }
                 if let Some(before) = last.replace(child) {
-                    self.subtree(before, false, out);
+                    self.subtree(before, false, deny, out);
                 }
             };
             for k in Trie::kids(node) {
