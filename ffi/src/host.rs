@@ -6,8 +6,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::result::{mqward_result, Result};
 
-/// Seconds since the Unix epoch, now.
+/// Seconds since the Unix epoch, now: on Linux from the coarse real-time clock, which the
+/// kernel updates every tick (1 to 4 ms behind the precise clock) and which costs a few
+/// nanoseconds where the precise one costs 20 to 30 on the hot path of every decision. Expiry
+/// is counted in whole seconds, so a tick's lag does not matter.
+#[cfg(target_os = "linux")]
 pub(crate) fn now() -> Result<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec`; the call writes only it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc != 0 {
+        return precise_now();
+    }
+    u64::try_from(ts.tv_sec).map_err(|_| mqward_result::Clock)
+}
+
+/// Seconds since the Unix epoch, now.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn now() -> Result<u64> {
+    precise_now()
+}
+
+fn precise_now() -> Result<u64> {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -34,7 +57,9 @@ mod tests {
 
     #[test]
     fn clock_and_randomness_work() {
-        assert!(now().unwrap() > 1_600_000_000);
+        let (coarse, precise) = (now().unwrap(), precise_now().unwrap());
+        assert!(coarse > 1_600_000_000);
+        assert!(coarse.abs_diff(precise) <= 1, "{coarse} {precise}");
         assert_ne!(random::<16>().unwrap(), random::<16>().unwrap());
     }
 

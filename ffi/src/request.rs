@@ -103,7 +103,7 @@ pub(crate) unsafe fn request<'a>(ptr: *const mqward_request) -> Result<Request<'
     let r = unsafe { ptr.read() };
     let operation = mqward_operation::from_u32(r.operation)?;
     // SAFETY: the caller guarantees `resource_len` readable bytes at `resource`.
-    let resource = unsafe { strings::text(r.resource, r.resource_len) }?;
+    let resource = unsafe { strings::utf8_bytes(r.resource, r.resource_len) }?;
     let qos = match r.qos {
         MQWARD_QOS_UNKNOWN => None,
         0..=2 => Some(r.qos as u8),
@@ -117,7 +117,7 @@ pub(crate) unsafe fn request<'a>(ptr: *const mqward_request) -> Result<Request<'
     };
     Ok(Request {
         operation,
-        resource: resource.as_bytes(),
+        resource,
         qos,
         retain,
     })
