@@ -52,6 +52,24 @@ pub struct mqward_credentials {
     pub psk_identity_len: usize,
 }
 
+impl Default for mqward_credentials {
+    /// No credential at all (every pointer NULL), as `{0}` in C.
+    fn default() -> mqward_credentials {
+        mqward_credentials {
+            client_id: std::ptr::null(),
+            client_id_len: 0,
+            username: std::ptr::null(),
+            username_len: 0,
+            password: std::ptr::null(),
+            password_len: 0,
+            certificate: std::ptr::null(),
+            certificate_len: 0,
+            psk_identity: std::ptr::null(),
+            psk_identity_len: 0,
+        }
+    }
+}
+
 /// Reads credentials.
 ///
 /// # Safety

@@ -99,7 +99,7 @@ fn psk_credentials<'a>(client_id: &'a str, identity: &'a str) -> mqward_credenti
         client_id_len: client_id.len(),
         psk_identity: identity.as_ptr().cast(),
         psk_identity_len: identity.len(),
-        ..no_credentials()
+        ..mqward_credentials::default()
     }
 }
 
@@ -109,22 +109,7 @@ fn cert_credentials<'a>(client_id: &'a str, pem: &'a [u8]) -> mqward_credentials
         client_id_len: client_id.len(),
         certificate: pem.as_ptr(),
         certificate_len: pem.len(),
-        ..no_credentials()
-    }
-}
-
-fn no_credentials() -> mqward_credentials {
-    mqward_credentials {
-        client_id: ptr::null(),
-        client_id_len: 0,
-        username: ptr::null(),
-        username_len: 0,
-        password: ptr::null(),
-        password_len: 0,
-        certificate: ptr::null(),
-        certificate_len: 0,
-        psk_identity: ptr::null(),
-        psk_identity_len: 0,
+        ..mqward_credentials::default()
     }
 }
 
@@ -579,7 +564,7 @@ fn careless_arguments_are_errors_and_decisions_fail_closed() {
         );
         assert!(identity.is_null());
         assert_eq!(
-            mqward_engine_authenticate(engine, &no_credentials(), &mut identity),
+            mqward_engine_authenticate(engine, &mqward_credentials::default(), &mut identity),
             mqward_result::UnknownIdentity
         );
         let truncated = &s.sensor_pem.as_bytes()[..s.sensor_pem.len() / 2];
