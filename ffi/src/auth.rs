@@ -214,11 +214,12 @@ pub unsafe extern "C" fn mqward_identity_authorize(
             let (identity, request) =
                 unsafe { (handle::handle_ref(identity)?, request::request(request)?) };
             let mut principal = identity.current()?;
-            Ok(identity
+            let effect = identity
                 .engine
                 .engine
                 .authorize(&mut principal, &request)
-                .effect)
+                .effect;
+            request::settle(effect, &request)
         })
     })
 }
@@ -251,6 +252,7 @@ pub unsafe extern "C" fn mqward_identity_explain(
                 TextOut::new(buf, len, out_len)?,
             )
         };
+        request::require_utf8(&request)?;
         let mut principal = identity.current()?;
         // Deciding first rebinds the principal if the policy was reloaded.
         identity.engine.engine.authorize(&mut principal, &request);

@@ -11,6 +11,7 @@ use crate::result::{mqward_result, Result};
 /// nanoseconds where the precise one costs 20 to 30 on the hot path of every decision. Expiry
 /// is counted in whole seconds, so a tick's lag does not matter.
 #[cfg(target_os = "linux")]
+#[inline]
 pub(crate) fn now() -> Result<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,

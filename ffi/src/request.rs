@@ -83,9 +83,9 @@ pub struct mqward_request {
     pub retain: i32,
 }
 
-/// Reads a request. A resource that is not UTF-8 is an error; one that is UTF-8 but not a valid
-/// topic, filter or client id (wildcards in a topic, `#` not last, NUL, too long) is decided by
-/// the engine as a deny.
+/// Reads a request. Its resource's UTF-8 is checked after the decision, by [`settle`], or before
+/// it, by [`require_utf8`]; a resource that is UTF-8 but not a valid topic, filter or client id
+/// (wildcards in a topic, `#` not last, NUL, too long) is decided by the engine as a deny.
 ///
 /// # Safety
 ///
@@ -103,7 +103,7 @@ pub(crate) unsafe fn request<'a>(ptr: *const mqward_request) -> Result<Request<'
     let r = unsafe { ptr.read() };
     let operation = mqward_operation::from_u32(r.operation)?;
     // SAFETY: the caller guarantees `resource_len` readable bytes at `resource`.
-    let resource = unsafe { strings::utf8_bytes(r.resource, r.resource_len) }?;
+    let resource = unsafe { strings::bytes(r.resource.cast(), r.resource_len) }?;
     let qos = match r.qos {
         MQWARD_QOS_UNKNOWN => None,
         0..=2 => Some(r.qos as u8),
@@ -121,6 +121,24 @@ pub(crate) unsafe fn request<'a>(ptr: *const mqward_request) -> Result<Request<'
         qos,
         retain,
     })
+}
+
+/// A resource that is not UTF-8 is an error (`MQWARD_RESULT_INVALID_UTF8`).
+pub(crate) fn require_utf8(request: &Request<'_>) -> Result<()> {
+    match std::str::from_utf8(request.resource) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(mqward_result::InvalidUtf8),
+    }
+}
+
+/// The engine's effect for a request as the C ABI reports it. The engine denies every resource
+/// that is not UTF-8 (as all malformed input), so an allow needs no check and the hot path
+/// skips it; a deny becomes `MQWARD_RESULT_INVALID_UTF8` when the resource is not UTF-8.
+pub(crate) fn settle(effect: Effect, request: &Request<'_>) -> Result<Effect> {
+    if effect == Effect::Deny {
+        require_utf8(request)?;
+    }
+    Ok(effect)
 }
 
 /// Runs a decision fail-closed: `*effect_out` is set to deny before anything else, so that a
@@ -159,13 +177,19 @@ mod tests {
         unsafe {
             let r = request(&ok).unwrap();
             assert_eq!(r, Request::publish("a/b").with_qos(1));
+            assert_eq!(settle(Effect::Allow, &r), Ok(Effect::Allow));
+            let not_utf8 = Request::new(Operation::Publish, b"a\xff");
+            assert_eq!(
+                settle(Effect::Deny, &not_utf8),
+                Err(mqward_result::InvalidUtf8)
+            );
+            assert_eq!(settle(Effect::Deny, &r), Ok(Effect::Deny));
             for (bad, why) in [
                 (req(0, b"a", 0, 0), mqward_result::InvalidArgument),
                 (req(6, b"a", 0, 0), mqward_result::InvalidArgument),
                 (req(2, b"a", 3, 0), mqward_result::InvalidArgument),
                 (req(2, b"a", -2, 0), mqward_result::InvalidArgument),
                 (req(2, b"a", 0, 2), mqward_result::InvalidArgument),
-                (req(2, b"a\xff", 0, 0), mqward_result::InvalidUtf8),
             ] {
                 assert_eq!(request(&bad).err(), Some(why));
             }

@@ -112,9 +112,10 @@ pub unsafe extern "C" fn mqward_session_authorize(
                     request::request(request)?,
                 )
             };
-            Ok(engine
+            let effect = engine
                 .engine
-                .authorize_session(&token, &request, host::now()?)?)
+                .authorize_session(&token, &request, host::now()?)?;
+            request::settle(effect, &request)
         })
     })
 }
@@ -193,6 +194,7 @@ pub unsafe extern "C" fn mqward_session_explain(
                 TextOut::new(buf, len, out_len)?,
             )
         };
+        request::require_utf8(&request)?;
         let explanation = engine
             .engine
             .explain_session(&token, &request, host::now()?)?;

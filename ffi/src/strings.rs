@@ -62,22 +62,6 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Result<&'a str>
     std::str::from_utf8(b).map_err(|_| mqward_result::InvalidUtf8)
 }
 
-/// A length-given UTF-8 argument as bytes: the hot path's check, ASCII first (a few
-/// instructions per 16 bytes), full UTF-8 validation only when a byte is not ASCII.
-///
-/// # Safety
-///
-/// As for [`bytes`].
-pub(crate) unsafe fn utf8_bytes<'a>(ptr: *const c_char, len: usize) -> Result<&'a [u8]> {
-    // SAFETY: the caller's guarantee is the one `bytes` needs.
-    let b = unsafe { bytes(ptr.cast(), len) }?;
-    if b.is_ascii() || std::str::from_utf8(b).is_ok() {
-        Ok(b)
-    } else {
-        Err(mqward_result::InvalidUtf8)
-    }
-}
-
 /// A length-given UTF-8 string argument that may be absent (NULL).
 ///
 /// # Safety
@@ -271,14 +255,6 @@ mod tests {
             assert_eq!(optional_bytes(ptr::null(), 5), Ok(None));
             assert_eq!(
                 text(b"\xc3".as_ptr().cast(), 1),
-                Err(mqward_result::InvalidUtf8)
-            );
-            assert_eq!(
-                utf8_bytes(b"a\xc3\xa9".as_ptr().cast(), 3),
-                Ok(&b"a\xc3\xa9"[..])
-            );
-            assert_eq!(
-                utf8_bytes(b"a\xc3".as_ptr().cast(), 2),
                 Err(mqward_result::InvalidUtf8)
             );
             assert_eq!(

@@ -3,6 +3,8 @@
 //! rcgen), sessions, identities, events, reloads, and arguments a careless host passes.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::ptr;
@@ -16,6 +18,36 @@ use rcgen::{
 };
 
 const PSK: &str = "gateway-1:00112233445566778899aabbccddeeff\n";
+
+thread_local! {
+    /// Allocations made by this thread (each test runs on its own thread).
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting each thread's allocations.
+struct Counting;
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the count is a
+// const-initialized thread-local, which allocates nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
 
 /// A fresh directory holding the example policy, a PSK file, a CA and a registry, with a
 /// configuration naming them; the PEM and fingerprint of a client certificate for `sensor-1`
@@ -553,7 +585,43 @@ fn careless_arguments_are_errors_and_decisions_fail_closed() {
         );
         assert_eq!(effect, mqward_effect::Deny);
 
+        // Invalid UTF-8 where the valid text would be allowed: an error and a deny, by session
+        // and by identity, whatever the operation.
         let creds = psk_credentials("gateway-1", "gateway-1");
+        let mut identity = ptr::null_mut();
+        assert_eq!(
+            mqward_engine_authenticate(engine, &creds, &mut identity),
+            mqward_result::Ok
+        );
+        let near_allowed: [(mqward_operation, &[u8]); 5] = [
+            (mqward_operation::Connect, b"gateway-1\xff"),
+            (mqward_operation::Publish, b"sensors/s\xff/telemetry/t"),
+            (mqward_operation::Subscribe, b"sensors/+/telemetry/\xc3"),
+            (mqward_operation::Receive, b"time/\xe2\x82"),
+            (mqward_operation::Unsubscribe, b"sensors/\xff/telemetry/#"),
+        ];
+        for (operation, resource) in near_allowed {
+            let mut r = request(operation, "", 0);
+            r.resource = resource.as_ptr().cast();
+            r.resource_len = resource.len();
+            effect = mqward_effect::Allow;
+            let rc = mqward_session_authorize(engine, &token, &r, &mut effect);
+            assert_eq!(
+                (rc, effect),
+                (mqward_result::InvalidUtf8, mqward_effect::Deny)
+            );
+            effect = mqward_effect::Allow;
+            let rc = mqward_identity_authorize(identity, &r, &mut effect);
+            assert_eq!(
+                (rc, effect),
+                (mqward_result::InvalidUtf8, mqward_effect::Deny)
+            );
+            let mut n = 0;
+            let rc = mqward_session_explain(engine, &token, &r, ptr::null_mut(), 0, &mut n);
+            assert_eq!(rc, mqward_result::InvalidUtf8);
+        }
+        mqward_identity_free(identity);
+
         let mut bad = creds;
         bad.psk_identity = invalid.as_ptr().cast();
         bad.psk_identity_len = invalid.len();
@@ -639,6 +707,53 @@ fn careless_arguments_are_errors_and_decisions_fail_closed() {
         );
         assert_eq!(&message, b"unknown\0");
         assert_eq!(full, "unknown result code".len());
+        mqward_engine_free(engine);
+    }
+    let _ = std::fs::remove_dir_all(&s.dir);
+}
+
+#[test]
+fn decisions_allocate_nothing() {
+    let s = setup();
+    let engine = engine(&s);
+    let creds = psk_credentials("gateway-1", "gateway-1");
+    let token = open(engine, &creds);
+    let mut identity = ptr::null_mut();
+    // SAFETY: live engine, credentials and output.
+    let rc = unsafe { mqward_engine_authenticate(engine, &creds, &mut identity) };
+    assert_eq!(rc, mqward_result::Ok);
+    let requests = [
+        request(mqward_operation::Publish, "sensors/sensor-9/telemetry/t", 1),
+        request(mqward_operation::Publish, "secret/x", 0),
+        request(mqward_operation::Subscribe, "sensors/+/telemetry/#", 1),
+        request(mqward_operation::Receive, "time/now", 0),
+        request(mqward_operation::Publish, "sensors/+", 0),
+    ];
+    let mut effect = mqward_effect::Deny;
+    let mut all = || {
+        for r in &requests {
+            // SAFETY: the engine, token, identity and request are live.
+            unsafe {
+                assert_eq!(
+                    mqward_session_authorize(engine, &token, r, &mut effect),
+                    mqward_result::Ok
+                );
+                assert_eq!(
+                    mqward_identity_authorize(identity, r, &mut effect),
+                    mqward_result::Ok
+                );
+            }
+        }
+    };
+    all();
+    let before = allocations();
+    for _ in 0..100 {
+        all();
+    }
+    assert_eq!(allocations(), before, "a decision allocated");
+    // SAFETY: freed once.
+    unsafe {
+        mqward_identity_free(identity);
         mqward_engine_free(engine);
     }
     let _ = std::fs::remove_dir_all(&s.dir);
