@@ -96,38 +96,26 @@ fn bench(c: &mut Criterion) {
     let mut c_engine: *const mqward_engine = ptr::null();
     let mut c_token = mqward_session_token::default();
     let mut c_identity: *mut mqward_identity = ptr::null_mut();
-    // SAFETY: NUL-terminated path, live credentials and outputs.
-    unsafe {
-        let no_report = ptr::null_mut();
-        let rc = mqward_engine_new_from_file(
-            path.as_ptr(),
-            no_report,
-            0,
-            ptr::null_mut(),
-            &mut c_engine,
-        );
-        assert_eq!(rc, mqward_result::Ok);
-        assert_eq!(
-            mqward_session_open(c_engine, &c_credentials, &mut c_token),
-            mqward_result::Ok
-        );
-        let rc = mqward_engine_authenticate(c_engine, &c_credentials, &mut c_identity);
-        assert_eq!(rc, mqward_result::Ok);
-    }
+    let no_report = ptr::null_mut();
+    let rc =
+        mqward_engine_new_from_file(path.as_ptr(), no_report, 0, ptr::null_mut(), &mut c_engine);
+    assert_eq!(rc, mqward_result::Ok);
+    assert_eq!(
+        mqward_session_open(c_engine, &c_credentials, &mut c_token),
+        mqward_result::Ok
+    );
+    let rc = mqward_engine_authenticate(c_engine, &c_credentials, &mut c_identity);
+    assert_eq!(rc, mqward_result::Ok);
     let c_decide = |effect: &mut mqward_effect| {
-        // SAFETY: the engine, token and request are live for the whole bench.
-        unsafe {
-            mqward_session_authorize(
-                black_box(c_engine),
-                black_box(&c_token),
-                black_box(&c_request),
-                effect,
-            )
-        }
+        mqward_session_authorize(
+            black_box(c_engine),
+            black_box(&c_token),
+            black_box(&c_request),
+            effect,
+        )
     };
     let c_decide_identity = |effect: &mut mqward_effect| {
-        // SAFETY: the identity and request are live for the whole bench.
-        unsafe { mqward_identity_authorize(black_box(c_identity), black_box(&c_request), effect) }
+        mqward_identity_authorize(black_box(c_identity), black_box(&c_request), effect)
     };
     let mut effect = mqward_effect::Deny;
     assert_eq!(c_decide(&mut effect), mqward_result::Ok);
@@ -177,11 +165,8 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    // SAFETY: freed once, after the last use.
-    unsafe {
-        mqward_identity_free(c_identity);
-        mqward_engine_free(c_engine);
-    }
+    mqward_identity_free(c_identity);
+    mqward_engine_free(c_engine);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -648,9 +648,7 @@ uint32_t mqward_version_number(void);
  *
  * Thread safety: any thread; the event callback may run on this thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
+ * Pointers: `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
  * `mqward_credentials`; `identity_out` is NULL or writable.
  */
 mqward_result mqward_engine_authenticate(const struct mqward_engine *engine,
@@ -664,9 +662,7 @@ mqward_result mqward_engine_authenticate(const struct mqward_engine *engine,
  *
  * Thread safety: any thread, while other threads decide or reload.
  *
- * # Safety
- *
- * `identity` is NULL or a live identity; `request` is NULL or valid as documented on
+ * Pointers: `identity` is NULL or a live identity; `request` is NULL or valid as documented on
  * `mqward_request`; `effect_out` is NULL or writable.
  */
 mqward_result mqward_identity_authorize(const struct mqward_identity *identity,
@@ -681,10 +677,8 @@ mqward_result mqward_identity_authorize(const struct mqward_identity *identity,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `identity` is NULL or a live identity; `request` as for `mqward_identity_authorize`; `buf`
- * is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
+ * Pointers: `identity` is NULL or a live identity; `request` as for `mqward_identity_authorize`;
+ * `buf` is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
  */
 mqward_result mqward_identity_explain(const struct mqward_identity *identity,
                                       const struct mqward_request *request,
@@ -702,10 +696,8 @@ mqward_result mqward_identity_explain(const struct mqward_identity *identity,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `identity` is NULL or a live identity; `name` is NULL or NUL-terminated; `buf` is NULL (with
- * `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
+ * Pointers: `identity` is NULL or a live identity; `name` is NULL or NUL-terminated; `buf` is NULL
+ * (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
  */
 mqward_result mqward_identity_attribute(const struct mqward_identity *identity,
                                         const char *name,
@@ -719,9 +711,7 @@ mqward_result mqward_identity_attribute(const struct mqward_identity *identity,
  *
  * Thread safety: only once every other call on this identity has returned.
  *
- * # Safety
- *
- * `identity` is NULL or an identity not used after this call.
+ * Pointers: `identity` is NULL or an identity not used after this call.
  */
 void mqward_identity_free(struct mqward_identity *identity);
 
@@ -734,10 +724,9 @@ void mqward_identity_free(struct mqward_identity *identity);
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `psk_identity` is NULL or `psk_identity_len` readable
- * bytes; `buf` is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
+ * Pointers: `engine` is NULL or a live engine; `psk_identity` is NULL or `psk_identity_len`
+ * readable bytes; `buf` is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or
+ * writable.
  */
 mqward_result mqward_engine_psk_key(const struct mqward_engine *engine,
                                     const char *psk_identity,
@@ -754,9 +743,8 @@ mqward_result mqward_engine_psk_key(const struct mqward_engine *engine,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `certificate` is NULL or `certificate_len` readable bytes.
+ * Pointers: `engine` is NULL or a live engine; `certificate` is NULL or `certificate_len` readable
+ * bytes.
  */
 mqward_result mqward_engine_verify_certificate(const struct mqward_engine *engine,
                                                const uint8_t *certificate,
@@ -773,9 +761,7 @@ mqward_result mqward_engine_verify_certificate(const struct mqward_engine *engin
  *
  * Thread safety: any thread; the event callback may run on this thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `fingerprint` is NULL or NUL-terminated.
+ * Pointers: `engine` is NULL or a live engine; `fingerprint` is NULL or NUL-terminated.
  */
 mqward_result mqward_engine_set_certificate_state(const struct mqward_engine *engine,
                                                   const char *fingerprint,
@@ -790,10 +776,8 @@ mqward_result mqward_engine_set_certificate_state(const struct mqward_engine *en
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `buf` is NULL (with `len` 0) or `len` writable bytes;
- * `out_len` is NULL or writable.
+ * Pointers: `engine` is NULL or a live engine; `buf` is NULL (with `len` 0) or `len` writable
+ * bytes; `out_len` is NULL or writable.
  */
 mqward_result mqward_engine_registry_json(const struct mqward_engine *engine,
                                           char *buf,
@@ -816,10 +800,8 @@ mqward_result mqward_engine_registry_json(const struct mqward_engine *engine,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `config_path` is NULL or NUL-terminated; `report` is NULL or `report_len` writable bytes;
- * `report_out_len` is NULL or writable; `engine_out` is NULL or writable.
+ * Pointers: `config_path` is NULL or NUL-terminated; `report` is NULL or `report_len` writable
+ * bytes; `report_out_len` is NULL or writable; `engine_out` is NULL or writable.
  */
 mqward_result mqward_engine_new_from_file(const char *config_path,
                                           char *report,
@@ -834,9 +816,7 @@ mqward_result mqward_engine_new_from_file(const char *config_path,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `config` is NULL or `config_len` readable bytes; `base_dir` is NULL or NUL-terminated;
+ * Pointers: `config` is NULL or `config_len` readable bytes; `base_dir` is NULL or NUL-terminated;
  * outputs as for `mqward_engine_new_from_file`.
  */
 mqward_result mqward_engine_new_from_buffer(const uint8_t *config,
@@ -860,9 +840,7 @@ mqward_result mqward_engine_new_from_buffer(const uint8_t *config,
  *
  * Thread safety: any thread, while other threads decide; reloads are serialized.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `report` is NULL or `report_len` writable bytes;
+ * Pointers: `engine` is NULL or a live engine; `report` is NULL or `report_len` writable bytes;
  * `report_out_len` is NULL or writable.
  */
 mqward_result mqward_engine_reload(const struct mqward_engine *engine,
@@ -876,9 +854,7 @@ mqward_result mqward_engine_reload(const struct mqward_engine *engine,
  *
  * Thread safety: any thread, while other threads decide; reloads are serialized.
  *
- * # Safety
- *
- * As for `mqward_engine_reload`; `config_path` is NULL or NUL-terminated.
+ * Pointers: As for `mqward_engine_reload`; `config_path` is NULL or NUL-terminated.
  */
 mqward_result mqward_engine_reload_from_file(const struct mqward_engine *engine,
                                              const char *config_path,
@@ -893,10 +869,8 @@ mqward_result mqward_engine_reload_from_file(const struct mqward_engine *engine,
  *
  * Thread safety: any thread, while other threads decide; reloads are serialized.
  *
- * # Safety
- *
- * As for `mqward_engine_reload`; `config` is NULL or `config_len` readable bytes; `base_dir`
- * is NULL or NUL-terminated.
+ * Pointers: As for `mqward_engine_reload`; `config` is NULL or `config_len` readable bytes;
+ * `base_dir` is NULL or NUL-terminated.
  */
 mqward_result mqward_engine_reload_from_buffer(const struct mqward_engine *engine,
                                                const uint8_t *config,
@@ -914,9 +888,7 @@ mqward_result mqward_engine_reload_from_buffer(const struct mqward_engine *engin
  *
  * Thread safety: any thread; the event callback runs on this thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine.
+ * Pointers: `engine` is NULL or a live engine.
  */
 mqward_result mqward_engine_tick(const struct mqward_engine *engine);
 
@@ -925,9 +897,7 @@ mqward_result mqward_engine_tick(const struct mqward_engine *engine);
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `count_out` is NULL or writable.
+ * Pointers: `engine` is NULL or a live engine; `count_out` is NULL or writable.
  */
 mqward_result mqward_engine_session_count(const struct mqward_engine *engine,
                                           size_t *count_out);
@@ -940,9 +910,7 @@ mqward_result mqward_engine_session_count(const struct mqward_engine *engine,
  * Thread safety: only once every other call on this engine has returned, and never from the
  * event callback.
  *
- * # Safety
- *
- * `engine` is NULL or an engine not used after this call.
+ * Pointers: `engine` is NULL or an engine not used after this call.
  */
 void mqward_engine_free(const struct mqward_engine *engine);
 
@@ -960,11 +928,9 @@ void mqward_engine_free(const struct mqward_engine *engine);
  * call into the library (events that causes are delivered after it returns) but must not
  * free the engine.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `callback`, if not NULL, is a function with the
- * `mqward_event_callback` signature that stays callable, with `userdata`, until it is replaced
- * or the engine is freed.
+ * Pointers: `engine` is NULL or a live engine; `callback`, if not NULL, is a function with the
+ * `mqward_event_callback` signature that stays callable, with `userdata`, until it is replaced or
+ * the engine is freed.
  */
 mqward_result mqward_engine_set_event_callback(const struct mqward_engine *engine,
                                                mqward_event_callback callback,
@@ -976,9 +942,7 @@ mqward_result mqward_engine_set_event_callback(const struct mqward_engine *engin
  *
  * Thread safety: any thread; each event is handed out once.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `event_out` is NULL or writable.
+ * Pointers: `engine` is NULL or a live engine; `event_out` is NULL or writable.
  */
 mqward_result mqward_engine_poll_event(const struct mqward_engine *engine,
                                        struct mqward_event **event_out);
@@ -988,9 +952,7 @@ mqward_result mqward_engine_poll_event(const struct mqward_engine *engine,
  *
  * Thread safety: any thread, for an event no other thread frees meanwhile.
  *
- * # Safety
- *
- * `event` is NULL or a live event; `info_out` is NULL or writable.
+ * Pointers: `event` is NULL or a live event; `info_out` is NULL or writable.
  */
 mqward_result mqward_event_describe(const struct mqward_event *event,
                                     struct mqward_event_info *info_out);
@@ -1001,9 +963,7 @@ mqward_result mqward_event_describe(const struct mqward_event *event,
  *
  * Thread safety: any thread, for an event no other thread uses meanwhile.
  *
- * # Safety
- *
- * `event` is NULL or an event not used after this call.
+ * Pointers: `event` is NULL or an event not used after this call.
  */
 void mqward_event_free(struct mqward_event *event);
 
@@ -1018,10 +978,8 @@ void mqward_event_free(struct mqward_event *event);
  *
  * Thread safety: any thread, any time.
  *
- * # Safety
- *
- * `buf` is NULL (then `len` must be 0) or points to `len` writable bytes; `out_len` is NULL or
- * points to a writable `size_t`.
+ * Pointers: `buf` is NULL (then `len` must be 0) or points to `len` writable bytes; `out_len` is
+ * NULL or points to a writable `size_t`.
  */
 mqward_result mqward_result_message(uint32_t result,
                                     char *buf,
@@ -1039,9 +997,7 @@ mqward_result mqward_result_message(uint32_t result,
  *
  * Thread safety: any thread; the event callback may run on this thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
+ * Pointers: `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
  * `mqward_credentials`; `token_out` is NULL or writable.
  */
 mqward_result mqward_session_open(const struct mqward_engine *engine,
@@ -1057,10 +1013,8 @@ mqward_result mqward_session_open(const struct mqward_engine *engine,
  * Thread safety: any thread, while other threads decide or reload; decisions for one session
  * take turns on its lock.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `token` is NULL or readable; `request` is NULL or valid as
- * documented on `mqward_request`; `effect_out` is NULL or writable.
+ * Pointers: `engine` is NULL or a live engine; `token` is NULL or readable; `request` is NULL or
+ * valid as documented on `mqward_request`; `effect_out` is NULL or writable.
  */
 mqward_result mqward_session_authorize(const struct mqward_engine *engine,
                                        const struct mqward_session_token *token,
@@ -1076,10 +1030,8 @@ mqward_result mqward_session_authorize(const struct mqward_engine *engine,
  *
  * Thread safety: any thread, while other threads decide or reload.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `token` is NULL or readable; `operation` and `resource`
- * are NULL or NUL-terminated; `effect_out` is NULL or writable.
+ * Pointers: `engine` is NULL or a live engine; `token` is NULL or readable; `operation` and
+ * `resource` are NULL or NUL-terminated; `effect_out` is NULL or writable.
  */
 mqward_result mqward_session_authorize_greengrass(const struct mqward_engine *engine,
                                                   const struct mqward_session_token *token,
@@ -1095,10 +1047,8 @@ mqward_result mqward_session_authorize_greengrass(const struct mqward_engine *en
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * As for `mqward_session_authorize`; `buf` is NULL (with `len` 0) or `len` writable bytes;
- * `out_len` is NULL or writable.
+ * Pointers: As for `mqward_session_authorize`; `buf` is NULL (with `len` 0) or `len` writable
+ * bytes; `out_len` is NULL or writable.
  */
 mqward_result mqward_session_explain(const struct mqward_engine *engine,
                                      const struct mqward_session_token *token,
@@ -1113,9 +1063,7 @@ mqward_result mqward_session_explain(const struct mqward_engine *engine,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `engine` is NULL or a live engine; `token` is NULL or readable.
+ * Pointers: `engine` is NULL or a live engine; `token` is NULL or readable.
  */
 mqward_result mqward_session_close(const struct mqward_engine *engine,
                                    const struct mqward_session_token *token);
@@ -1126,9 +1074,7 @@ mqward_result mqward_session_close(const struct mqward_engine *engine,
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `token` is NULL or readable; `buf` is NULL (with `len` 0) or `len` writable bytes;
+ * Pointers: `token` is NULL or readable; `buf` is NULL (with `len` 0) or `len` writable bytes;
  * `out_len` is NULL or writable.
  */
 mqward_result mqward_session_token_to_hex(const struct mqward_session_token *token,
@@ -1142,9 +1088,7 @@ mqward_result mqward_session_token_to_hex(const struct mqward_session_token *tok
  *
  * Thread safety: any thread.
  *
- * # Safety
- *
- * `hex` is NULL or NUL-terminated; `token_out` is NULL or writable.
+ * Pointers: `hex` is NULL or NUL-terminated; `token_out` is NULL or writable.
  */
 mqward_result mqward_session_token_from_hex(const char *hex,
                                             struct mqward_session_token *token_out);

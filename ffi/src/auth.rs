@@ -156,12 +156,10 @@ impl IdentityHandle {
 ///
 /// Thread safety: any thread; the event callback may run on this thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
+/// Pointers: `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
 /// `mqward_credentials`; `identity_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_authenticate(
+pub extern "C" fn mqward_engine_authenticate(
     engine: *const mqward_engine,
     credentials: *const mqward_credentials,
     identity_out: *mut *mut mqward_identity,
@@ -196,12 +194,10 @@ pub unsafe extern "C" fn mqward_engine_authenticate(
 ///
 /// Thread safety: any thread, while other threads decide or reload.
 ///
-/// # Safety
-///
-/// `identity` is NULL or a live identity; `request` is NULL or valid as documented on
+/// Pointers: `identity` is NULL or a live identity; `request` is NULL or valid as documented on
 /// `mqward_request`; `effect_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_identity_authorize(
+pub extern "C" fn mqward_identity_authorize(
     identity: *const mqward_identity,
     request: *const mqward_request,
     effect_out: *mut mqward_effect,
@@ -231,12 +227,10 @@ pub unsafe extern "C" fn mqward_identity_authorize(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `identity` is NULL or a live identity; `request` as for `mqward_identity_authorize`; `buf`
-/// is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
+/// Pointers: `identity` is NULL or a live identity; `request` as for `mqward_identity_authorize`;
+/// `buf` is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_identity_explain(
+pub extern "C" fn mqward_identity_explain(
     identity: *const mqward_identity,
     request: *const mqward_request,
     buf: *mut c_char,
@@ -270,12 +264,10 @@ pub unsafe extern "C" fn mqward_identity_explain(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `identity` is NULL or a live identity; `name` is NULL or NUL-terminated; `buf` is NULL (with
-/// `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
+/// Pointers: `identity` is NULL or a live identity; `name` is NULL or NUL-terminated; `buf` is NULL
+/// (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_identity_attribute(
+pub extern "C" fn mqward_identity_attribute(
     identity: *const mqward_identity,
     name: *const c_char,
     buf: *mut c_char,
@@ -306,11 +298,9 @@ pub unsafe extern "C" fn mqward_identity_attribute(
 ///
 /// Thread safety: only once every other call on this identity has returned.
 ///
-/// # Safety
-///
-/// `identity` is NULL or an identity not used after this call.
+/// Pointers: `identity` is NULL or an identity not used after this call.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_identity_free(identity: *mut mqward_identity) {
+pub extern "C" fn mqward_identity_free(identity: *mut mqward_identity) {
     boundary(|| {
         // SAFETY: the caller guarantees NULL or an identity no other thread is using.
         unsafe { handle::free_box(identity) };
@@ -326,12 +316,11 @@ pub unsafe extern "C" fn mqward_identity_free(identity: *mut mqward_identity) {
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `psk_identity` is NULL or `psk_identity_len` readable
-/// bytes; `buf` is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or writable.
+/// Pointers: `engine` is NULL or a live engine; `psk_identity` is NULL or `psk_identity_len`
+/// readable bytes; `buf` is NULL (with `len` 0) or `len` writable bytes; `out_len` is NULL or
+/// writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_psk_key(
+pub extern "C" fn mqward_engine_psk_key(
     engine: *const mqward_engine,
     psk_identity: *const c_char,
     psk_identity_len: usize,

@@ -44,11 +44,10 @@ fn action(value: u32) -> Result<CertAction> {
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `certificate` is NULL or `certificate_len` readable bytes.
+/// Pointers: `engine` is NULL or a live engine; `certificate` is NULL or `certificate_len` readable
+/// bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_verify_certificate(
+pub extern "C" fn mqward_engine_verify_certificate(
     engine: *const mqward_engine,
     certificate: *const u8,
     certificate_len: usize,
@@ -77,11 +76,9 @@ pub unsafe extern "C" fn mqward_engine_verify_certificate(
 ///
 /// Thread safety: any thread; the event callback may run on this thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `fingerprint` is NULL or NUL-terminated.
+/// Pointers: `engine` is NULL or a live engine; `fingerprint` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_set_certificate_state(
+pub extern "C" fn mqward_engine_set_certificate_state(
     engine: *const mqward_engine,
     fingerprint: *const c_char,
     action: u32,
@@ -111,12 +108,10 @@ pub unsafe extern "C" fn mqward_engine_set_certificate_state(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `buf` is NULL (with `len` 0) or `len` writable bytes;
-/// `out_len` is NULL or writable.
+/// Pointers: `engine` is NULL or a live engine; `buf` is NULL (with `len` 0) or `len` writable
+/// bytes; `out_len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_registry_json(
+pub extern "C" fn mqward_engine_registry_json(
     engine: *const mqward_engine,
     buf: *mut c_char,
     len: usize,

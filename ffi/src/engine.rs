@@ -266,12 +266,10 @@ unsafe fn reload(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `config_path` is NULL or NUL-terminated; `report` is NULL or `report_len` writable bytes;
-/// `report_out_len` is NULL or writable; `engine_out` is NULL or writable.
+/// Pointers: `config_path` is NULL or NUL-terminated; `report` is NULL or `report_len` writable
+/// bytes; `report_out_len` is NULL or writable; `engine_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_new_from_file(
+pub extern "C" fn mqward_engine_new_from_file(
     config_path: *const c_char,
     report: *mut c_char,
     report_len: usize,
@@ -292,12 +290,10 @@ pub unsafe extern "C" fn mqward_engine_new_from_file(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `config` is NULL or `config_len` readable bytes; `base_dir` is NULL or NUL-terminated;
+/// Pointers: `config` is NULL or `config_len` readable bytes; `base_dir` is NULL or NUL-terminated;
 /// outputs as for `mqward_engine_new_from_file`.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_new_from_buffer(
+pub extern "C" fn mqward_engine_new_from_buffer(
     config: *const u8,
     config_len: usize,
     base_dir: *const c_char,
@@ -345,12 +341,10 @@ unsafe fn buffer_source(
 ///
 /// Thread safety: any thread, while other threads decide; reloads are serialized.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `report` is NULL or `report_len` writable bytes;
+/// Pointers: `engine` is NULL or a live engine; `report` is NULL or `report_len` writable bytes;
 /// `report_out_len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_reload(
+pub extern "C" fn mqward_engine_reload(
     engine: *const mqward_engine,
     report: *mut c_char,
     report_len: usize,
@@ -365,11 +359,9 @@ pub unsafe extern "C" fn mqward_engine_reload(
 ///
 /// Thread safety: any thread, while other threads decide; reloads are serialized.
 ///
-/// # Safety
-///
-/// As for `mqward_engine_reload`; `config_path` is NULL or NUL-terminated.
+/// Pointers: As for `mqward_engine_reload`; `config_path` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_reload_from_file(
+pub extern "C" fn mqward_engine_reload_from_file(
     engine: *const mqward_engine,
     config_path: *const c_char,
     report: *mut c_char,
@@ -390,12 +382,10 @@ pub unsafe extern "C" fn mqward_engine_reload_from_file(
 ///
 /// Thread safety: any thread, while other threads decide; reloads are serialized.
 ///
-/// # Safety
-///
-/// As for `mqward_engine_reload`; `config` is NULL or `config_len` readable bytes; `base_dir`
-/// is NULL or NUL-terminated.
+/// Pointers: As for `mqward_engine_reload`; `config` is NULL or `config_len` readable bytes;
+/// `base_dir` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_reload_from_buffer(
+pub extern "C" fn mqward_engine_reload_from_buffer(
     engine: *const mqward_engine,
     config: *const u8,
     config_len: usize,
@@ -419,11 +409,9 @@ pub unsafe extern "C" fn mqward_engine_reload_from_buffer(
 ///
 /// Thread safety: any thread; the event callback runs on this thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine.
+/// Pointers: `engine` is NULL or a live engine.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_tick(engine: *const mqward_engine) -> mqward_result {
+pub extern "C" fn mqward_engine_tick(engine: *const mqward_engine) -> mqward_result {
     boundary(|| {
         // SAFETY: the caller guarantees NULL or a live engine.
         let engine = unsafe { engine_ref(engine) }?;
@@ -437,11 +425,9 @@ pub unsafe extern "C" fn mqward_engine_tick(engine: *const mqward_engine) -> mqw
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `count_out` is NULL or writable.
+/// Pointers: `engine` is NULL or a live engine; `count_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_session_count(
+pub extern "C" fn mqward_engine_session_count(
     engine: *const mqward_engine,
     count_out: *mut usize,
 ) -> mqward_result {
@@ -460,11 +446,9 @@ pub unsafe extern "C" fn mqward_engine_session_count(
 /// Thread safety: only once every other call on this engine has returned, and never from the
 /// event callback.
 ///
-/// # Safety
-///
-/// `engine` is NULL or an engine not used after this call.
+/// Pointers: `engine` is NULL or an engine not used after this call.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_free(engine: *const mqward_engine) {
+pub extern "C" fn mqward_engine_free(engine: *const mqward_engine) {
     boundary(|| {
         // SAFETY: the caller guarantees NULL or an engine no other thread is using.
         unsafe { handle::free_arc(engine) };

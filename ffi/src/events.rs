@@ -368,13 +368,11 @@ impl EventQueue {
 /// call into the library (events that causes are delivered after it returns) but must not
 /// free the engine.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `callback`, if not NULL, is a function with the
-/// `mqward_event_callback` signature that stays callable, with `userdata`, until it is replaced
-/// or the engine is freed.
+/// Pointers: `engine` is NULL or a live engine; `callback`, if not NULL, is a function with the
+/// `mqward_event_callback` signature that stays callable, with `userdata`, until it is replaced or
+/// the engine is freed.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_set_event_callback(
+pub extern "C" fn mqward_engine_set_event_callback(
     engine: *const mqward_engine,
     callback: mqward_event_callback,
     userdata: *mut c_void,
@@ -395,11 +393,9 @@ pub unsafe extern "C" fn mqward_engine_set_event_callback(
 ///
 /// Thread safety: any thread; each event is handed out once.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `event_out` is NULL or writable.
+/// Pointers: `engine` is NULL or a live engine; `event_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_engine_poll_event(
+pub extern "C" fn mqward_engine_poll_event(
     engine: *const mqward_engine,
     event_out: *mut *mut mqward_event,
 ) -> mqward_result {
@@ -421,11 +417,9 @@ pub unsafe extern "C" fn mqward_engine_poll_event(
 ///
 /// Thread safety: any thread, for an event no other thread frees meanwhile.
 ///
-/// # Safety
-///
-/// `event` is NULL or a live event; `info_out` is NULL or writable.
+/// Pointers: `event` is NULL or a live event; `info_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_event_describe(
+pub extern "C" fn mqward_event_describe(
     event: *const mqward_event,
     info_out: *mut mqward_event_info,
 ) -> mqward_result {
@@ -442,11 +436,9 @@ pub unsafe extern "C" fn mqward_event_describe(
 ///
 /// Thread safety: any thread, for an event no other thread uses meanwhile.
 ///
-/// # Safety
-///
-/// `event` is NULL or an event not used after this call.
+/// Pointers: `event` is NULL or an event not used after this call.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_event_free(event: *mut mqward_event) {
+pub extern "C" fn mqward_event_free(event: *mut mqward_event) {
     boundary(|| {
         // SAFETY: the caller guarantees NULL or an event no other thread is using.
         unsafe { handle::free_box(event) };

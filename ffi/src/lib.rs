@@ -15,12 +15,17 @@
 //! - `*_free(NULL)` does nothing; handles carry a magic word that catches a freed or foreign
 //!   handle where the memory is still readable (`handle` module).
 //! - Each function documents which threads may call it: decisions run on any number of threads
-//!   while another reloads.
+//!   while another reloads, and what its pointers must be.
 //!
 //! The ABI reads files, the clock and the system's random numbers on the caller's behalf; the
 //! engine below it (`mqward-core`) does none of that.
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// The exports are `extern "C" fn`s for C callers, as rustls-ffi's are: they take raw pointers
+// without being `unsafe fn`s, so Rust code calls them as C does, and each documents what its
+// pointers must be ("Pointers:"). Every dereference happens inside an `unsafe` block stating
+// why it holds, after the NULL, alignment and handle checks.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,6 +58,15 @@ pub const MQWARD_VERSION_PATCH: u32 = 0;
 /// The version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH`, to compare with
 /// `mqward_version_number()` at run time.
 pub const MQWARD_VERSION_NUMBER: u32 = 100;
+
+// C callers share handles between threads, which the compiler cannot see through raw
+// pointers: the values behind them must allow it.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<engine::EngineHandle>();
+    shared::<auth::IdentityHandle>();
+    shared::<events::EventHandle>();
+};
 
 /// Runs an export's body, turning a panic into `MQWARD_RESULT_PANIC`.
 pub(crate) fn boundary(body: impl FnOnce() -> result::Result<()>) -> mqward_result {

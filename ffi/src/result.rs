@@ -263,12 +263,10 @@ pub(crate) type Result<T> = std::result::Result<T, mqward_result>;
 ///
 /// Thread safety: any thread, any time.
 ///
-/// # Safety
-///
-/// `buf` is NULL (then `len` must be 0) or points to `len` writable bytes; `out_len` is NULL or
-/// points to a writable `size_t`.
+/// Pointers: `buf` is NULL (then `len` must be 0) or points to `len` writable bytes; `out_len` is
+/// NULL or points to a writable `size_t`.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_result_message(
+pub extern "C" fn mqward_result_message(
     result: u32,
     buf: *mut c_char,
     len: usize,

@@ -52,12 +52,10 @@ unsafe fn token(ptr: *const mqward_session_token) -> Result<SessionToken> {
 ///
 /// Thread safety: any thread; the event callback may run on this thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
+/// Pointers: `engine` is NULL or a live engine; `credentials` is NULL or valid as documented on
 /// `mqward_credentials`; `token_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_open(
+pub extern "C" fn mqward_session_open(
     engine: *const mqward_engine,
     credentials: *const mqward_credentials,
     token_out: *mut mqward_session_token,
@@ -89,12 +87,10 @@ pub unsafe extern "C" fn mqward_session_open(
 /// Thread safety: any thread, while other threads decide or reload; decisions for one session
 /// take turns on its lock.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `token` is NULL or readable; `request` is NULL or valid as
-/// documented on `mqward_request`; `effect_out` is NULL or writable.
+/// Pointers: `engine` is NULL or a live engine; `token` is NULL or readable; `request` is NULL or
+/// valid as documented on `mqward_request`; `effect_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_authorize(
+pub extern "C" fn mqward_session_authorize(
     engine: *const mqward_engine,
     token: *const mqward_session_token,
     request: *const mqward_request,
@@ -128,12 +124,10 @@ pub unsafe extern "C" fn mqward_session_authorize(
 ///
 /// Thread safety: any thread, while other threads decide or reload.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `token` is NULL or readable; `operation` and `resource`
-/// are NULL or NUL-terminated; `effect_out` is NULL or writable.
+/// Pointers: `engine` is NULL or a live engine; `token` is NULL or readable; `operation` and
+/// `resource` are NULL or NUL-terminated; `effect_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_authorize_greengrass(
+pub extern "C" fn mqward_session_authorize_greengrass(
     engine: *const mqward_engine,
     token: *const mqward_session_token,
     operation: *const c_char,
@@ -170,12 +164,10 @@ pub unsafe extern "C" fn mqward_session_authorize_greengrass(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// As for `mqward_session_authorize`; `buf` is NULL (with `len` 0) or `len` writable bytes;
-/// `out_len` is NULL or writable.
+/// Pointers: As for `mqward_session_authorize`; `buf` is NULL (with `len` 0) or `len` writable
+/// bytes; `out_len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_explain(
+pub extern "C" fn mqward_session_explain(
     engine: *const mqward_engine,
     token: *const mqward_session_token,
     request: *const mqward_request,
@@ -207,11 +199,9 @@ pub unsafe extern "C" fn mqward_session_explain(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `engine` is NULL or a live engine; `token` is NULL or readable.
+/// Pointers: `engine` is NULL or a live engine; `token` is NULL or readable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_close(
+pub extern "C" fn mqward_session_close(
     engine: *const mqward_engine,
     token: *const mqward_session_token,
 ) -> mqward_result {
@@ -231,12 +221,10 @@ pub unsafe extern "C" fn mqward_session_close(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `token` is NULL or readable; `buf` is NULL (with `len` 0) or `len` writable bytes;
+/// Pointers: `token` is NULL or readable; `buf` is NULL (with `len` 0) or `len` writable bytes;
 /// `out_len` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_token_to_hex(
+pub extern "C" fn mqward_session_token_to_hex(
     token: *const mqward_session_token,
     buf: *mut c_char,
     len: usize,
@@ -254,11 +242,9 @@ pub unsafe extern "C" fn mqward_session_token_to_hex(
 ///
 /// Thread safety: any thread.
 ///
-/// # Safety
-///
-/// `hex` is NULL or NUL-terminated; `token_out` is NULL or writable.
+/// Pointers: `hex` is NULL or NUL-terminated; `token_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mqward_session_token_from_hex(
+pub extern "C" fn mqward_session_token_from_hex(
     hex: *const c_char,
     token_out: *mut mqward_session_token,
 ) -> mqward_result {

@@ -111,16 +111,13 @@ fn setup() -> Setup {
 
 fn engine(s: &Setup) -> *const mqward_engine {
     let mut engine = ptr::null();
-    // SAFETY: the path is NUL-terminated and the output is a local.
-    let rc = unsafe {
-        mqward_engine_new_from_file(
-            s.config.as_ptr(),
-            ptr::null_mut(),
-            0,
-            ptr::null_mut(),
-            &mut engine,
-        )
-    };
+    let rc = mqward_engine_new_from_file(
+        s.config.as_ptr(),
+        ptr::null_mut(),
+        0,
+        ptr::null_mut(),
+        &mut engine,
+    );
     assert_eq!(rc, mqward_result::Ok);
     engine
 }
@@ -157,8 +154,7 @@ fn request(operation: mqward_operation, resource: &str, qos: i32) -> mqward_requ
 
 fn open(engine: *const mqward_engine, creds: &mqward_credentials) -> mqward_session_token {
     let mut token = mqward_session_token::default();
-    // SAFETY: the engine is live, the credentials point to live strings, the token is a local.
-    let rc = unsafe { mqward_session_open(engine, creds, &mut token) };
+    let rc = mqward_session_open(engine, creds, &mut token);
     assert_eq!(rc, mqward_result::Ok);
     token
 }
@@ -169,8 +165,7 @@ fn decide(
     request: &mqward_request,
 ) -> (mqward_result, mqward_effect) {
     let mut effect = mqward_effect::Allow;
-    // SAFETY: the engine is live; token, request and effect are live locals.
-    let rc = unsafe { mqward_session_authorize(engine, token, request, &mut effect) };
+    let rc = mqward_session_authorize(engine, token, request, &mut effect);
     (rc, effect)
 }
 
@@ -197,8 +192,7 @@ fn events(engine: *const mqward_engine) -> Vec<mqward_event_info> {
     let mut all = Vec::new();
     loop {
         let mut event = ptr::null_mut();
-        // SAFETY: the engine is live; `event` is a local.
-        let rc = unsafe { mqward_engine_poll_event(engine, &mut event) };
+        let rc = mqward_engine_poll_event(engine, &mut event);
         assert_eq!(rc, mqward_result::Ok);
         if event.is_null() {
             return all;
@@ -240,71 +234,56 @@ fn psk_sessions_decide_explain_and_close() {
         (mqward_result::Ok, mqward_effect::Deny)
     );
 
-    // SAFETY: the engine and token are live; buffers come from `text`.
-    let why = text(|b, l, n| unsafe { mqward_session_explain(engine, &token, &secret, b, l, n) });
+    let why = text(|b, l, n| mqward_session_explain(engine, &token, &secret, b, l, n));
     assert!(why.starts_with("deny\n"), "{why}");
     assert!(why.contains("device-limits/no-secret"), "{why}");
 
     let mut effect = mqward_effect::Deny;
-    // SAFETY: NUL-terminated literals and live locals.
-    let rc = unsafe {
-        mqward_session_authorize_greengrass(
-            engine,
-            &token,
-            c"mqtt:subscribe".as_ptr(),
-            c"mqtt:topicfilter:sensors/+/telemetry/#".as_ptr(),
-            &mut effect,
-        )
-    };
+    let rc = mqward_session_authorize_greengrass(
+        engine,
+        &token,
+        c"mqtt:subscribe".as_ptr(),
+        c"mqtt:topicfilter:sensors/+/telemetry/#".as_ptr(),
+        &mut effect,
+    );
     assert_eq!((rc, effect), (mqward_result::Ok, mqward_effect::Allow));
-    // SAFETY: as above.
-    let rc = unsafe {
-        mqward_session_authorize_greengrass(
-            engine,
-            &token,
-            c"mqtt:publish".as_ptr(),
-            c"mqtt:topicfilter:a".as_ptr(),
-            &mut effect,
-        )
-    };
+    let rc = mqward_session_authorize_greengrass(
+        engine,
+        &token,
+        c"mqtt:publish".as_ptr(),
+        c"mqtt:topicfilter:a".as_ptr(),
+        &mut effect,
+    );
     assert_eq!(
         (rc, effect),
         (mqward_result::InvalidArgument, mqward_effect::Deny)
     );
 
-    // SAFETY: the token is live; buffers come from `text`.
-    let hex = text(|b, l, n| unsafe { mqward_session_token_to_hex(&token, b, l, n) });
+    let hex = text(|b, l, n| mqward_session_token_to_hex(&token, b, l, n));
     let hex = CString::new(hex).unwrap();
     let mut parsed = mqward_session_token::default();
-    // SAFETY: NUL-terminated string and a live local.
-    let rc = unsafe { mqward_session_token_from_hex(hex.as_ptr(), &mut parsed) };
+    let rc = mqward_session_token_from_hex(hex.as_ptr(), &mut parsed);
     assert_eq!((rc, parsed), (mqward_result::Ok, token));
 
-    // SAFETY: NUL-terminated identity and buffers from `text`.
-    let key =
-        text(|b, l, n| unsafe { mqward_engine_psk_key(engine, c"gateway-1".as_ptr(), 9, b, l, n) });
+    let key = text(|b, l, n| mqward_engine_psk_key(engine, c"gateway-1".as_ptr(), 9, b, l, n));
     assert_eq!(key, "00112233445566778899aabbccddeeff");
 
     let mut count = 0;
-    // SAFETY: the engine and token are live.
-    unsafe {
-        assert_eq!(
-            mqward_engine_session_count(engine, &mut count),
-            mqward_result::Ok
-        );
-        assert_eq!(count, 1);
-        assert_eq!(mqward_session_close(engine, &token), mqward_result::Ok);
-        assert_eq!(
-            mqward_session_close(engine, &token),
-            mqward_result::UnknownSession
-        );
-    }
+    assert_eq!(
+        mqward_engine_session_count(engine, &mut count),
+        mqward_result::Ok
+    );
+    assert_eq!(count, 1);
+    assert_eq!(mqward_session_close(engine, &token), mqward_result::Ok);
+    assert_eq!(
+        mqward_session_close(engine, &token),
+        mqward_result::UnknownSession
+    );
     assert_eq!(
         decide(engine, &token, &publish),
         (mqward_result::UnknownSession, mqward_effect::Deny)
     );
-    // SAFETY: freed once, not used after.
-    unsafe { mqward_engine_free(engine) };
+    mqward_engine_free(engine);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
 
@@ -313,13 +292,10 @@ fn suspending_a_certificate_ends_its_sessions_with_events() {
     let s = setup();
     let engine = engine(&s);
     let pem = s.sensor_pem.as_bytes();
-    // SAFETY: the certificate bytes are live.
-    let rc = unsafe { mqward_engine_verify_certificate(engine, pem.as_ptr(), pem.len()) };
+    let rc = mqward_engine_verify_certificate(engine, pem.as_ptr(), pem.len());
     assert_eq!(rc, mqward_result::Ok);
     let mut refused = mqward_session_token::default();
-    // SAFETY: live credentials and token.
-    let rc =
-        unsafe { mqward_session_open(engine, &cert_credentials("sensor-2", pem), &mut refused) };
+    let rc = mqward_session_open(engine, &cert_credentials("sensor-2", pem), &mut refused);
     assert_eq!(rc, mqward_result::ClientIdMismatch);
     let token = open(engine, &cert_credentials("sensor-1", pem));
     let own = request(mqward_operation::Publish, "sensors/sensor-1/telemetry/t", 0);
@@ -339,26 +315,23 @@ fn suspending_a_certificate_ends_its_sessions_with_events() {
     assert_eq!(fp.to_str(), Ok(s.sensor_fingerprint.as_str()));
 
     let fp = CString::new(s.sensor_fingerprint.to_uppercase()).unwrap();
-    // SAFETY: NUL-terminated fingerprint.
-    unsafe {
-        assert_eq!(
-            mqward_engine_set_certificate_state(engine, fp.as_ptr(), 1),
-            mqward_result::Ok
-        );
-        assert_eq!(
-            mqward_engine_set_certificate_state(engine, fp.as_ptr(), 9),
-            mqward_result::InvalidArgument
-        );
-        assert_eq!(
-            mqward_engine_set_certificate_state(engine, c"00".as_ptr(), 1),
-            mqward_result::InvalidArgument
-        );
-        let stranger = CString::new("ab".repeat(32)).unwrap();
-        assert_eq!(
-            mqward_engine_set_certificate_state(engine, stranger.as_ptr(), 3),
-            mqward_result::CertificateState
-        );
-    }
+    assert_eq!(
+        mqward_engine_set_certificate_state(engine, fp.as_ptr(), 1),
+        mqward_result::Ok
+    );
+    assert_eq!(
+        mqward_engine_set_certificate_state(engine, fp.as_ptr(), 9),
+        mqward_result::InvalidArgument
+    );
+    assert_eq!(
+        mqward_engine_set_certificate_state(engine, c"00".as_ptr(), 1),
+        mqward_result::InvalidArgument
+    );
+    let stranger = CString::new("ab".repeat(32)).unwrap();
+    assert_eq!(
+        mqward_engine_set_certificate_state(engine, stranger.as_ptr(), 3),
+        mqward_result::CertificateState
+    );
     let after = events(engine);
     let kinds: Vec<_> = after.iter().map(|e| e.kind).collect();
     assert_eq!(
@@ -376,15 +349,12 @@ fn suspending_a_certificate_ends_its_sessions_with_events() {
         (mqward_result::UnknownSession, mqward_effect::Deny)
     );
     let mut again = mqward_session_token::default();
-    // SAFETY: live credentials and token.
-    let rc = unsafe { mqward_session_open(engine, &cert_credentials("sensor-1", pem), &mut again) };
+    let rc = mqward_session_open(engine, &cert_credentials("sensor-1", pem), &mut again);
     assert_eq!(rc, mqward_result::Suspended);
 
-    // SAFETY: buffers come from `text`.
-    let registry = text(|b, l, n| unsafe { mqward_engine_registry_json(engine, b, l, n) });
+    let registry = text(|b, l, n| mqward_engine_registry_json(engine, b, l, n));
     assert!(registry.contains("\"suspended\""), "{registry}");
-    // SAFETY: freed once.
-    unsafe { mqward_engine_free(engine) };
+    mqward_engine_free(engine);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
 
@@ -393,47 +363,35 @@ fn identities_follow_reloads_and_a_bad_reload_changes_nothing() {
     let s = setup();
     let engine = engine(&s);
     let mut identity = ptr::null_mut();
-    // SAFETY: live engine, credentials and output.
-    let rc = unsafe {
-        mqward_engine_authenticate(
-            engine,
-            &psk_credentials("gateway-1", "gateway-1"),
-            &mut identity,
-        )
-    };
+    let rc = mqward_engine_authenticate(
+        engine,
+        &psk_credentials("gateway-1", "gateway-1"),
+        &mut identity,
+    );
     assert_eq!(rc, mqward_result::Ok);
-    // SAFETY: buffers come from `text`; the names are NUL-terminated.
-    let thing = text(|b, l, n| unsafe {
-        mqward_identity_attribute(identity, c"thingName".as_ptr(), b, l, n)
-    });
+    let thing = text(|b, l, n| mqward_identity_attribute(identity, c"thingName".as_ptr(), b, l, n));
     assert_eq!(thing, "gateway-1");
-    // SAFETY: as above.
-    let kind =
-        text(|b, l, n| unsafe { mqward_identity_attribute(identity, c"kind".as_ptr(), b, l, n) });
+    let kind = text(|b, l, n| mqward_identity_attribute(identity, c"kind".as_ptr(), b, l, n));
     assert_eq!(kind, "psk");
     let mut out = 0;
-    // SAFETY: live identity and NUL-terminated names.
-    unsafe {
-        assert_eq!(
-            mqward_identity_attribute(
-                identity,
-                c"claim.role".as_ptr(),
-                ptr::null_mut(),
-                0,
-                &mut out
-            ),
-            mqward_result::NotFound
-        );
-        assert_eq!(
-            mqward_identity_attribute(identity, c"nonsense".as_ptr(), ptr::null_mut(), 0, &mut out),
-            mqward_result::InvalidArgument
-        );
-    }
+    assert_eq!(
+        mqward_identity_attribute(
+            identity,
+            c"claim.role".as_ptr(),
+            ptr::null_mut(),
+            0,
+            &mut out
+        ),
+        mqward_result::NotFound
+    );
+    assert_eq!(
+        mqward_identity_attribute(identity, c"nonsense".as_ptr(), ptr::null_mut(), 0, &mut out),
+        mqward_result::InvalidArgument
+    );
     let forward = request(mqward_operation::Publish, "commands/sensor-1/reboot", 1);
     let decide_identity = || {
         let mut effect = mqward_effect::Deny;
-        // SAFETY: live identity, request and effect.
-        let rc = unsafe { mqward_identity_authorize(identity, &forward, &mut effect) };
+        let rc = mqward_identity_authorize(identity, &forward, &mut effect);
         (rc, effect)
     };
     assert_eq!(decide_identity(), (mqward_result::Ok, mqward_effect::Allow));
@@ -446,15 +404,12 @@ fn identities_follow_reloads_and_a_bad_reload_changes_nothing() {
     .unwrap();
     let mut report = vec![0u8; 512];
     let mut report_len = 0;
-    // SAFETY: the report buffer is live and its length given.
-    let rc = unsafe {
-        mqward_engine_reload(
-            engine,
-            report.as_mut_ptr().cast(),
-            report.len(),
-            &mut report_len,
-        )
-    };
+    let rc = mqward_engine_reload(
+        engine,
+        report.as_mut_ptr().cast(),
+        report.len(),
+        &mut report_len,
+    );
     assert_eq!(rc, mqward_result::InvalidConfiguration);
     let report = CStr::from_bytes_until_nul(&report)
         .unwrap()
@@ -472,8 +427,7 @@ fn identities_follow_reloads_and_a_bad_reload_changes_nothing() {
     .unwrap()
     .replace("\"topic:commands/+/#\"", "\"topic:elsewhere/#\"");
     std::fs::write(s.dir.join("policy.json"), policy).unwrap();
-    // SAFETY: no report wanted.
-    let rc = unsafe { mqward_engine_reload(engine, ptr::null_mut(), 0, ptr::null_mut()) };
+    let rc = mqward_engine_reload(engine, ptr::null_mut(), 0, ptr::null_mut());
     assert_eq!(rc, mqward_result::Ok);
     assert_eq!(decide_identity(), (mqward_result::Ok, mqward_effect::Deny));
     let reloaded = events(engine);
@@ -481,20 +435,14 @@ fn identities_follow_reloads_and_a_bad_reload_changes_nothing() {
     assert_eq!(reloaded[0].kind, mqward_event_kind::Reloaded);
 
     // The engine handle freed, the identity keeps the engine: the handle is dead, the
-    // identity still decides.
-    // SAFETY: the engine stays allocated while the identity holds it, so the calls with the
-    // freed handle read live memory.
-    unsafe {
-        mqward_engine_free(engine);
-        assert_eq!(mqward_engine_tick(engine), mqward_result::InvalidHandle);
-        mqward_engine_free(engine);
-    }
+    // identity still decides. (The engine stays allocated while the identity holds it, so the
+    // calls with the freed handle read live memory.)
+    mqward_engine_free(engine);
+    assert_eq!(mqward_engine_tick(engine), mqward_result::InvalidHandle);
+    mqward_engine_free(engine);
     assert_eq!(decide_identity(), (mqward_result::Ok, mqward_effect::Deny));
-    // SAFETY: freed once, then a NULL free.
-    unsafe {
-        mqward_identity_free(identity);
-        mqward_identity_free(ptr::null_mut());
-    }
+    mqward_identity_free(identity);
+    mqward_identity_free(ptr::null_mut());
     let _ = std::fs::remove_dir_all(&s.dir);
 }
 
@@ -518,30 +466,24 @@ fn callbacks_receive_events_on_the_delivering_thread() {
     let s = setup();
     let engine = engine(&s);
     let seen: *const AtomicUsize = &SEEN;
-    // SAFETY: the callback has the right signature; the counter is static.
-    unsafe {
-        assert_eq!(
-            mqward_engine_set_event_callback(engine, Some(on_event), seen.cast_mut().cast()),
-            mqward_result::Ok
-        );
-        assert_eq!(
-            mqward_engine_reload(engine, ptr::null_mut(), 0, ptr::null_mut()),
-            mqward_result::Ok
-        );
-    }
+    assert_eq!(
+        mqward_engine_set_event_callback(engine, Some(on_event), seen.cast_mut().cast()),
+        mqward_result::Ok
+    );
+    assert_eq!(
+        mqward_engine_reload(engine, ptr::null_mut(), 0, ptr::null_mut()),
+        mqward_result::Ok
+    );
     assert_eq!(SEEN.load(Ordering::SeqCst), 1);
     assert!(events(engine).is_empty());
-    // SAFETY: back to polling, then freed once.
-    unsafe {
-        assert_eq!(
-            mqward_engine_set_event_callback(engine, None, ptr::null_mut()),
-            mqward_result::Ok
-        );
-        mqward_engine_reload(engine, ptr::null_mut(), 0, ptr::null_mut());
-        assert_eq!(SEEN.load(Ordering::SeqCst), 1);
-        assert_eq!(events(engine).len(), 1);
-        mqward_engine_free(engine);
-    }
+    assert_eq!(
+        mqward_engine_set_event_callback(engine, None, ptr::null_mut()),
+        mqward_result::Ok
+    );
+    mqward_engine_reload(engine, ptr::null_mut(), 0, ptr::null_mut());
+    assert_eq!(SEEN.load(Ordering::SeqCst), 1);
+    assert_eq!(events(engine).len(), 1);
+    mqward_engine_free(engine);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
 
@@ -557,158 +499,155 @@ fn careless_arguments_are_errors_and_decisions_fail_closed() {
     bad_utf8.resource = invalid.as_ptr().cast();
     bad_utf8.resource_len = invalid.len();
     let mut effect = mqward_effect::Allow;
-    // SAFETY: every pointer is NULL, a live local, or a live engine or identity handle.
-    unsafe {
-        assert_eq!(
-            mqward_session_authorize(ptr::null(), &token, &good, &mut effect),
-            mqward_result::NullParameter
-        );
-        assert_eq!(effect, mqward_effect::Deny);
+    assert_eq!(
+        mqward_session_authorize(ptr::null(), &token, &good, &mut effect),
+        mqward_result::NullParameter
+    );
+    assert_eq!(effect, mqward_effect::Deny);
+    effect = mqward_effect::Allow;
+    assert_eq!(
+        mqward_session_authorize(engine, ptr::null(), &good, &mut effect),
+        mqward_result::NullParameter
+    );
+    assert_eq!(effect, mqward_effect::Deny);
+    assert_eq!(
+        mqward_session_authorize(engine, &token, ptr::null(), &mut effect),
+        mqward_result::NullParameter
+    );
+    assert_eq!(
+        mqward_session_authorize(engine, &token, &good, ptr::null_mut()),
+        mqward_result::NullParameter
+    );
+    effect = mqward_effect::Allow;
+    assert_eq!(
+        mqward_session_authorize(engine, &token, &bad_utf8, &mut effect),
+        mqward_result::InvalidUtf8
+    );
+    assert_eq!(effect, mqward_effect::Deny);
+
+    // Invalid UTF-8 where the valid text would be allowed: an error and a deny, by session
+    // and by identity, whatever the operation.
+    let creds = psk_credentials("gateway-1", "gateway-1");
+    let mut identity = ptr::null_mut();
+    assert_eq!(
+        mqward_engine_authenticate(engine, &creds, &mut identity),
+        mqward_result::Ok
+    );
+    let near_allowed: [(mqward_operation, &[u8]); 5] = [
+        (mqward_operation::Connect, b"gateway-1\xff"),
+        (mqward_operation::Publish, b"sensors/s\xff/telemetry/t"),
+        (mqward_operation::Subscribe, b"sensors/+/telemetry/\xc3"),
+        (mqward_operation::Receive, b"time/\xe2\x82"),
+        (mqward_operation::Unsubscribe, b"sensors/\xff/telemetry/#"),
+    ];
+    for (operation, resource) in near_allowed {
+        let mut r = request(operation, "", 0);
+        r.resource = resource.as_ptr().cast();
+        r.resource_len = resource.len();
         effect = mqward_effect::Allow;
+        let rc = mqward_session_authorize(engine, &token, &r, &mut effect);
         assert_eq!(
-            mqward_session_authorize(engine, ptr::null(), &good, &mut effect),
-            mqward_result::NullParameter
-        );
-        assert_eq!(effect, mqward_effect::Deny);
-        assert_eq!(
-            mqward_session_authorize(engine, &token, ptr::null(), &mut effect),
-            mqward_result::NullParameter
-        );
-        assert_eq!(
-            mqward_session_authorize(engine, &token, &good, ptr::null_mut()),
-            mqward_result::NullParameter
+            (rc, effect),
+            (mqward_result::InvalidUtf8, mqward_effect::Deny)
         );
         effect = mqward_effect::Allow;
+        let rc = mqward_identity_authorize(identity, &r, &mut effect);
         assert_eq!(
-            mqward_session_authorize(engine, &token, &bad_utf8, &mut effect),
-            mqward_result::InvalidUtf8
+            (rc, effect),
+            (mqward_result::InvalidUtf8, mqward_effect::Deny)
         );
-        assert_eq!(effect, mqward_effect::Deny);
-
-        // Invalid UTF-8 where the valid text would be allowed: an error and a deny, by session
-        // and by identity, whatever the operation.
-        let creds = psk_credentials("gateway-1", "gateway-1");
-        let mut identity = ptr::null_mut();
-        assert_eq!(
-            mqward_engine_authenticate(engine, &creds, &mut identity),
-            mqward_result::Ok
-        );
-        let near_allowed: [(mqward_operation, &[u8]); 5] = [
-            (mqward_operation::Connect, b"gateway-1\xff"),
-            (mqward_operation::Publish, b"sensors/s\xff/telemetry/t"),
-            (mqward_operation::Subscribe, b"sensors/+/telemetry/\xc3"),
-            (mqward_operation::Receive, b"time/\xe2\x82"),
-            (mqward_operation::Unsubscribe, b"sensors/\xff/telemetry/#"),
-        ];
-        for (operation, resource) in near_allowed {
-            let mut r = request(operation, "", 0);
-            r.resource = resource.as_ptr().cast();
-            r.resource_len = resource.len();
-            effect = mqward_effect::Allow;
-            let rc = mqward_session_authorize(engine, &token, &r, &mut effect);
-            assert_eq!(
-                (rc, effect),
-                (mqward_result::InvalidUtf8, mqward_effect::Deny)
-            );
-            effect = mqward_effect::Allow;
-            let rc = mqward_identity_authorize(identity, &r, &mut effect);
-            assert_eq!(
-                (rc, effect),
-                (mqward_result::InvalidUtf8, mqward_effect::Deny)
-            );
-            let mut n = 0;
-            let rc = mqward_session_explain(engine, &token, &r, ptr::null_mut(), 0, &mut n);
-            assert_eq!(rc, mqward_result::InvalidUtf8);
-        }
-        mqward_identity_free(identity);
-
-        let mut bad = creds;
-        bad.psk_identity = invalid.as_ptr().cast();
-        bad.psk_identity_len = invalid.len();
-        let mut identity = ptr::null_mut();
-        assert_eq!(
-            mqward_engine_authenticate(engine, &bad, &mut identity),
-            mqward_result::InvalidUtf8
-        );
-        assert!(identity.is_null());
-        assert_eq!(
-            mqward_engine_authenticate(engine, &mqward_credentials::default(), &mut identity),
-            mqward_result::UnknownIdentity
-        );
-        let truncated = &s.sensor_pem.as_bytes()[..s.sensor_pem.len() / 2];
-        assert_eq!(
-            mqward_engine_authenticate(
-                engine,
-                &cert_credentials("sensor-1", truncated),
-                &mut identity
-            ),
-            mqward_result::MalformedCredential
-        );
-
-        // A handle of the wrong type is refused by its magic.
-        assert_eq!(
-            mqward_engine_authenticate(engine, &creds, &mut identity),
-            mqward_result::Ok
-        );
-        assert_eq!(
-            mqward_engine_tick(identity.cast_const().cast()),
-            mqward_result::InvalidHandle
-        );
-        assert_eq!(
-            mqward_identity_authorize(engine.cast(), &good, &mut effect),
-            mqward_result::InvalidHandle
-        );
-        mqward_identity_free(engine.cast_mut().cast());
-        mqward_identity_free(identity);
-
-        let mut garbage = ptr::null();
-        let mut report = [0u8; 256];
-        let config = b"{\"version\":1,\"policy\":\"policy.json\",\"psk\":3}";
-        let dir = CString::new(s.dir.to_str().unwrap()).unwrap();
-        assert_eq!(
-            mqward_engine_new_from_buffer(
-                config.as_ptr(),
-                config.len(),
-                dir.as_ptr(),
-                report.as_mut_ptr().cast(),
-                report.len(),
-                ptr::null_mut(),
-                &mut garbage,
-            ),
-            mqward_result::InvalidConfiguration
-        );
-        assert!(garbage.is_null());
-        assert_eq!(
-            mqward_engine_new_from_file(
-                c"/nonexistent/mqward.json".as_ptr(),
-                ptr::null_mut(),
-                0,
-                ptr::null_mut(),
-                &mut garbage
-            ),
-            mqward_result::Io
-        );
-        assert_eq!(
-            mqward_engine_new_from_file(
-                c"\xff".as_ptr(),
-                ptr::null_mut(),
-                0,
-                ptr::null_mut(),
-                &mut garbage
-            ),
-            mqward_result::InvalidUtf8
-        );
-
-        let mut message = [0u8; 8];
-        let mut full = 0;
-        assert_eq!(
-            mqward_result_message(9999, message.as_mut_ptr().cast(), message.len(), &mut full),
-            mqward_result::InsufficientSize
-        );
-        assert_eq!(&message, b"unknown\0");
-        assert_eq!(full, "unknown result code".len());
-        mqward_engine_free(engine);
+        let mut n = 0;
+        let rc = mqward_session_explain(engine, &token, &r, ptr::null_mut(), 0, &mut n);
+        assert_eq!(rc, mqward_result::InvalidUtf8);
     }
+    mqward_identity_free(identity);
+
+    let mut bad = creds;
+    bad.psk_identity = invalid.as_ptr().cast();
+    bad.psk_identity_len = invalid.len();
+    let mut identity = ptr::null_mut();
+    assert_eq!(
+        mqward_engine_authenticate(engine, &bad, &mut identity),
+        mqward_result::InvalidUtf8
+    );
+    assert!(identity.is_null());
+    assert_eq!(
+        mqward_engine_authenticate(engine, &mqward_credentials::default(), &mut identity),
+        mqward_result::UnknownIdentity
+    );
+    let truncated = &s.sensor_pem.as_bytes()[..s.sensor_pem.len() / 2];
+    assert_eq!(
+        mqward_engine_authenticate(
+            engine,
+            &cert_credentials("sensor-1", truncated),
+            &mut identity
+        ),
+        mqward_result::MalformedCredential
+    );
+
+    // A handle of the wrong type is refused by its magic.
+    assert_eq!(
+        mqward_engine_authenticate(engine, &creds, &mut identity),
+        mqward_result::Ok
+    );
+    assert_eq!(
+        mqward_engine_tick(identity.cast_const().cast()),
+        mqward_result::InvalidHandle
+    );
+    assert_eq!(
+        mqward_identity_authorize(engine.cast(), &good, &mut effect),
+        mqward_result::InvalidHandle
+    );
+    mqward_identity_free(engine.cast_mut().cast());
+    mqward_identity_free(identity);
+
+    let mut garbage = ptr::null();
+    let mut report = [0u8; 256];
+    let config = b"{\"version\":1,\"policy\":\"policy.json\",\"psk\":3}";
+    let dir = CString::new(s.dir.to_str().unwrap()).unwrap();
+    assert_eq!(
+        mqward_engine_new_from_buffer(
+            config.as_ptr(),
+            config.len(),
+            dir.as_ptr(),
+            report.as_mut_ptr().cast(),
+            report.len(),
+            ptr::null_mut(),
+            &mut garbage,
+        ),
+        mqward_result::InvalidConfiguration
+    );
+    assert!(garbage.is_null());
+    assert_eq!(
+        mqward_engine_new_from_file(
+            c"/nonexistent/mqward.json".as_ptr(),
+            ptr::null_mut(),
+            0,
+            ptr::null_mut(),
+            &mut garbage
+        ),
+        mqward_result::Io
+    );
+    assert_eq!(
+        mqward_engine_new_from_file(
+            c"\xff".as_ptr(),
+            ptr::null_mut(),
+            0,
+            ptr::null_mut(),
+            &mut garbage
+        ),
+        mqward_result::InvalidUtf8
+    );
+
+    let mut message = [0u8; 8];
+    let mut full = 0;
+    assert_eq!(
+        mqward_result_message(9999, message.as_mut_ptr().cast(), message.len(), &mut full),
+        mqward_result::InsufficientSize
+    );
+    assert_eq!(&message, b"unknown\0");
+    assert_eq!(full, "unknown result code".len());
+    mqward_engine_free(engine);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
 
@@ -719,8 +658,7 @@ fn decisions_allocate_nothing() {
     let creds = psk_credentials("gateway-1", "gateway-1");
     let token = open(engine, &creds);
     let mut identity = ptr::null_mut();
-    // SAFETY: live engine, credentials and output.
-    let rc = unsafe { mqward_engine_authenticate(engine, &creds, &mut identity) };
+    let rc = mqward_engine_authenticate(engine, &creds, &mut identity);
     assert_eq!(rc, mqward_result::Ok);
     let requests = [
         request(mqward_operation::Publish, "sensors/sensor-9/telemetry/t", 1),
@@ -732,17 +670,14 @@ fn decisions_allocate_nothing() {
     let mut effect = mqward_effect::Deny;
     let mut all = || {
         for r in &requests {
-            // SAFETY: the engine, token, identity and request are live.
-            unsafe {
-                assert_eq!(
-                    mqward_session_authorize(engine, &token, r, &mut effect),
-                    mqward_result::Ok
-                );
-                assert_eq!(
-                    mqward_identity_authorize(identity, r, &mut effect),
-                    mqward_result::Ok
-                );
-            }
+            assert_eq!(
+                mqward_session_authorize(engine, &token, r, &mut effect),
+                mqward_result::Ok
+            );
+            assert_eq!(
+                mqward_identity_authorize(identity, r, &mut effect),
+                mqward_result::Ok
+            );
         }
     };
     all();
@@ -751,10 +686,7 @@ fn decisions_allocate_nothing() {
         all();
     }
     assert_eq!(allocations(), before, "a decision allocated");
-    // SAFETY: freed once.
-    unsafe {
-        mqward_identity_free(identity);
-        mqward_engine_free(engine);
-    }
+    mqward_identity_free(identity);
+    mqward_engine_free(engine);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
