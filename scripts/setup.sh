@@ -14,7 +14,8 @@ need_rust_component rustfmt
 need_rust_component clippy
 
 # Debian packages: clang builds ring's C and assembly for wasm32 (gcc cannot); openssl and
-# mosquitto (mosquitto_passwd) make independent test credentials; PyJWT signs test tokens.
+# mosquitto (mosquitto_passwd) make independent test credentials; PyJWT signs test tokens;
+# gcc, g++, pkg-config and valgrind build and check the C ABI's C and C++ programs.
 need_deb() {
     local missing=()
     for p in "$@"; do
@@ -28,6 +29,6 @@ need_deb() {
         fi
     fi
 }
-need_deb clang openssl mosquitto mosquitto-clients
+need_deb clang openssl mosquitto mosquitto-clients gcc g++ pkg-config valgrind python3
 python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install -q 'PyJWT[crypto]==2.10.1'
 python3 -c 'import argon2' 2>/dev/null || python3 -m pip install -q 'argon2-cffi==23.1.0'  # argon2id test hashes
