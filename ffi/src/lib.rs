@@ -14,8 +14,8 @@
 //!   `MQWARD_RESULT_PANIC` (and a deny), never unwinds into C.
 //! - `*_free(NULL)` does nothing; handles carry a magic word that catches a freed or foreign
 //!   handle where the memory is still readable (`handle` module).
-//! - Each function documents which threads may call it: decisions run on any number of threads
-//!   while another reloads, and what its pointers must be.
+//! - Each function documents which threads may call it (decisions run on any number of threads
+//!   while another reloads) and what its pointers must be.
 //!
 //! The ABI reads files, the clock and the system's random numbers on the caller's behalf; the
 //! engine below it (`mqward-core`) does none of that.
