@@ -164,7 +164,9 @@ impl Engine {
     }
 
     /// Reloads a configuration: on any error nothing changes. Live sessions keep their
-    /// identities and are decided by the new policy at once. Returns the warnings to log.
+    /// identities and are decided by the new policy at once. The certificate registry follows
+    /// its file, except that revocations and first uses made since it was written are kept
+    /// (and reported again as [`Event::StateChanged`] to persist). Returns the warnings to log.
     pub fn reload_config(
         &self,
         config: &Config,
@@ -174,7 +176,15 @@ impl Engine {
         let loaded = config.load(read, random)?;
         let snapshot = self.builder.build(&loaded.document)?;
         self.auth.store(Arc::new(loaded.authenticator));
-        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = loaded.registry;
+        let mut fresh = loaded.registry;
+        {
+            let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
+            // A revocation or first use not yet in the file survives the reload; the host is
+            // told to persist it again.
+            let carried = fresh.carry_over(&registry);
+            *registry = fresh;
+            lock(&self.events).extend(carried.into_iter().map(Event::StateChanged));
+        }
         self.install(snapshot);
         Ok(loaded.warnings)
     }

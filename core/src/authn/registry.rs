@@ -306,6 +306,39 @@ impl Registry {
         self.transition(fingerprint, CertState::Revoked)
     }
 
+    /// Carries over from the registry in force what a reload from the file must not undo:
+    /// revocations, which are final, and first uses (inactive -> active) the host may not have
+    /// persisted yet. A certificate revoked in memory stays revoked even when the file no longer
+    /// lists it (an unregistered certificate could otherwise be accepted again). Suspensions and
+    /// reactivations follow the file: an operator's edit there is the newer word. Returns the
+    /// changes carried over, for the host to persist.
+    pub fn carry_over(&mut self, previous: &Registry) -> Vec<StateChange> {
+        let mut carried = Vec::new();
+        for (fingerprint, old) in &previous.entries {
+            let now = self.entries.get(fingerprint).map(|e| e.state);
+            let to = match (old.state, now) {
+                (CertState::Revoked, Some(CertState::Revoked)) => continue,
+                (CertState::Revoked, _) => CertState::Revoked,
+                (CertState::Active, Some(CertState::Inactive)) => CertState::Active,
+                _ => continue,
+            };
+            let entry = self
+                .entries
+                .entry(*fingerprint)
+                .or_insert_with(|| RegistryEntry {
+                    state: to,
+                    name: old.name.clone(),
+                });
+            entry.state = to;
+            carried.push(StateChange {
+                fingerprint: *fingerprint,
+                from: now,
+                to,
+            });
+        }
+        carried
+    }
+
     /// Applies a change reported elsewhere (the first-use change of an authentication), only if
     /// the certificate is still in the change's `from` state: a change raced by an operator's
     /// suspension or revocation is refused with an error rather than undoing it. Applying a
@@ -380,6 +413,40 @@ fn json_message(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_keeps_revocations_and_first_uses_but_follows_the_file_otherwise() {
+        let fp = |b: u8| Fingerprint::of(&[b]);
+        let mut old = Registry::new();
+        for b in 1..=5 {
+            old.register(fp(b), None).unwrap();
+        }
+        old.revoke(&fp(1)).unwrap();
+        old.reactivate(&fp(2)).unwrap(); // first use
+        old.suspend(&fp(3)).unwrap();
+        old.revoke(&fp(5)).unwrap();
+        // The file: written before those changes, and without certificate 5 at all.
+        let mut file = Registry::new();
+        for b in 1..=4 {
+            file.register(fp(b), None).unwrap();
+        }
+        file.reactivate(&fp(4)).unwrap();
+        let carried = file.carry_over(&old);
+        assert_eq!(file.state(&fp(1)), Some(CertState::Revoked));
+        assert_eq!(file.state(&fp(2)), Some(CertState::Active));
+        assert_eq!(
+            file.state(&fp(3)),
+            Some(CertState::Inactive),
+            "the file's word"
+        );
+        assert_eq!(file.state(&fp(4)), Some(CertState::Active));
+        assert_eq!(file.state(&fp(5)), Some(CertState::Revoked));
+        assert_eq!(carried.len(), 3);
+        assert!(
+            file.carry_over(&old).is_empty(),
+            "nothing more the second time"
+        );
+    }
 
     fn fp(byte: u8) -> Fingerprint {
         Fingerprint::from_bytes([byte; 32])
