@@ -316,3 +316,76 @@ async fn logins_that_never_connect_are_closed() {
     assert_eq!(c.publish(&quiet, "devices/alice/t").await, stop(false));
     assert_eq!(c.publish(&active, "devices/bob/t").await, stop(true));
 }
+
+/// An HS256 token for `sub`, expiring at `exp`, signed by PyJWT (independent of mqward).
+fn pyjwt(secret: &str, sub: &str, exp: u64) -> String {
+    let script = "import jwt, sys\n\
+                  print(jwt.encode({'sub': sys.argv[2], 'exp': int(sys.argv[3])}, sys.argv[1],\n\
+                  algorithm='HS256', headers={'kid': 'k1'}))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, secret, sub, &exp.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); run scripts/setup.sh"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_session_whose_token_expires_stays_denied() {
+    let s = setup(r#", "onUnknownClient": "ignore""#);
+    let secret = "a 32-byte HMAC secret for tests!";
+    // No leeway: the engine accepts a token up to `leewaySeconds` past `exp` but ends its
+    // session at `exp`, so with the default 60 s a second login would pass here.
+    s.write("hs.key", secret);
+    s.write(
+        "engine.json",
+        r#"{"version": 1, "policy": "policy.json",
+            "jwt": {"keys": [{"kid": "k1", "alg": "HS256", "file": "hs.key"}],
+                    "leewaySeconds": 0}}"#,
+    );
+    s.write(
+        "policy.json",
+        r#"{"version": 1,
+            "groups": [{"name": "jwt", "selectionRule": "kind: jwt", "policies": ["p"]}],
+            "policies": {"p": [
+              {"id": "c", "effect": "allow", "operations": ["connect"], "resources": ["*"]},
+              {"id": "t", "effect": "allow", "operations": ["publish"],
+               "resources": ["topic:devices/${thingName}/#"]}]}}"#,
+    );
+    let server = start(&s).await;
+    let mut c = Client::connect(&server, Version::V3).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sensor = client("sensor-7", "", &pyjwt(secret, "sensor-7", now + 2));
+    assert_eq!(c.authenticate(sensor.clone()).await, stop(true));
+    c.connected(&sensor).await;
+    assert_eq!(c.publish(&sensor, "devices/sensor-7/t").await, stop(true));
+    assert_eq!(c.publish(&sensor, "devices/sensor-8/t").await, stop(false));
+    // Once the token expires the session ends; mqward owns the client, so its requests are
+    // denied, never passed on as an unknown client's.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let answer = c.publish(&sensor, "devices/sensor-7/t").await;
+        if answer == stop(false) {
+            break;
+        }
+        assert_eq!(answer, stop(true));
+        assert!(Instant::now() < deadline, "the expired session went on");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.subscribe(&sensor, "devices/sensor-7/#").await,
+        stop(false)
+    );
+    assert_eq!(server.service().client_count(), 1);
+    // An expired token cannot log in again.
+    assert_eq!(c.authenticate(sensor.clone()).await, stop(false));
+    c.disconnected(&sensor).await;
+    assert_eq!(c.publish(&sensor, "devices/sensor-7/t").await, ignore(true));
+}
