@@ -32,3 +32,5 @@ need_deb() {
 need_deb clang openssl mosquitto mosquitto-clients gcc g++ pkg-config valgrind python3
 python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install -q 'PyJWT[crypto]==2.10.1'
 python3 -c 'import argon2' 2>/dev/null || python3 -m pip install -q 'argon2-cffi==23.1.0'  # argon2id test hashes
+# The EMQX ExHook contract test's independent client: Python grpcio, stubs from grpcio-tools.
+python3 -c 'import grpc, grpc_tools' 2>/dev/null || python3 -m pip install -q 'grpcio==1.85.1' 'grpcio-tools==1.85.1'
