@@ -200,7 +200,9 @@ impl Authenticator {
                 (_, false) => jwt.verify(c.password.unwrap_or_default(), now)?,
             };
             let mut out = Authenticated::new(token.identity().clone());
-            out.expires_at = Some(token.expires_at());
+            // Accepted until `exp` plus the leeway, so the session lasts as long: ending it at
+            // `exp` would let a login inside the leeway in only to deny its first request.
+            out.expires_at = Some(token.expires_at().saturating_add(jwt.leeway()));
             out.token_policy = token.policy().cloned();
             return Ok(out);
         }

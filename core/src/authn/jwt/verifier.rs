@@ -286,6 +286,11 @@ impl JwtVerifier {
         self.inner.max_len
     }
 
+    /// The clock leeway in seconds: a token is accepted until `exp` plus this.
+    pub fn leeway(&self) -> u64 {
+        self.inner.rules.leeway
+    }
+
     /// The key ids and their pinned algorithms.
     pub fn keys(&self) -> impl Iterator<Item = (&str, Algorithm)> {
         self.inner
