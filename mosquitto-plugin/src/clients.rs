@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use mqward_core::SessionToken;
 use rustc_hash::FxHashMap;
 
+use crate::cache::DecisionCache;
+
 /// A client connection: the address of its `struct mosquitto`.
 pub type Key = usize;
 
@@ -101,6 +103,7 @@ pub struct ClientTable {
     psk: FxHashMap<Key, String>,
     kicks: Vec<Key>,
     slot: Option<Slot>,
+    caches: FxHashMap<Key, DecisionCache>,
 }
 
 /// The client that has just disconnected, for its will.
@@ -170,6 +173,48 @@ impl ClientTable {
             }) => Some(session),
             _ => None,
         }
+    }
+
+    /// Whether the connected client with this key was allowed this exact request in this epoch
+    /// by the session it still holds.
+    pub fn allowed_before(
+        &self,
+        key: Key,
+        epoch: u64,
+        access: i32,
+        topic: &[u8],
+        qos: u8,
+        retain: bool,
+    ) -> bool {
+        let Some(cache) = self.caches.get(&key) else {
+            return false;
+        };
+        match self.live.get(&key).and_then(|l| l.session) {
+            Some(session) => cache.allows(epoch, &session, access, topic, qos, retain),
+            None => false,
+        }
+    }
+
+    /// Records an allowed request of a connected client, if it still holds `session`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn remember_allowed(
+        &mut self,
+        key: Key,
+        session: SessionToken,
+        epoch: u64,
+        access: i32,
+        topic: &[u8],
+        qos: u8,
+        retain: bool,
+        capacity: usize,
+    ) {
+        if self.live.get(&key).and_then(|l| l.session) != Some(session) {
+            return;
+        }
+        self.caches
+            .entry(key)
+            .or_insert_with(|| DecisionCache::new(epoch, session))
+            .remember(epoch, session, access, topic, qos, retain, capacity);
     }
 
     /// The connected client with this key, if the plugin authenticated or refused it.
@@ -290,6 +335,7 @@ impl ClientTable {
     pub fn end(&mut self, session: &SessionToken, reason: &str) {
         match self.holders.remove(session) {
             Some(Holder::Live(key)) => {
+                self.caches.remove(&key);
                 if let Some(live) = self.live.get_mut(&key) {
                     live.session = None;
                     live.refusal = Some(reason.to_owned());
@@ -308,6 +354,7 @@ impl ClientTable {
     /// Refuses a connected client from now on (its credential no longer verifies) and queues a
     /// kick. Returns its session to close.
     pub fn refuse(&mut self, key: Key, reason: &str) -> Option<SessionToken> {
+        self.caches.remove(&key);
         let live = self.live.get_mut(&key)?;
         let session = live.session.take();
         live.refusal = Some(reason.to_owned());
@@ -381,6 +428,7 @@ impl ClientTable {
     }
 
     fn remove_live(&mut self, key: Key) -> Option<Live> {
+        self.caches.remove(&key);
         let live = self.live.remove(&key)?;
         if self.live_ids.get(&live.client_id) == Some(&key) {
             self.live_ids.remove(&live.client_id);
@@ -577,6 +625,29 @@ mod tests {
         assert_eq!(access(&t, 5, "z", false), Access::Session(token(5)));
         assert_eq!(t.settle(None), Some(token(5)));
         assert!(!t.just_gone(5));
+    }
+
+    #[test]
+    fn cached_allows_end_with_the_session() {
+        let mut t = ClientTable::new();
+        t.admit(1, live("a", Some(token(1))));
+        assert!(!t.allowed_before(1, 0, 2, b"t", 0, false));
+        t.remember_allowed(1, token(1), 0, 2, b"t", 0, false, 4);
+        assert!(t.allowed_before(1, 0, 2, b"t", 0, false));
+        assert!(!t.allowed_before(1, 1, 2, b"t", 0, false));
+        // A session the client no longer holds is not remembered.
+        t.remember_allowed(1, token(9), 0, 2, b"u", 0, false, 4);
+        assert!(!t.allowed_before(1, 0, 2, b"u", 0, false));
+        t.end(&token(1), "expired");
+        assert!(!t.allowed_before(1, 0, 2, b"t", 0, false));
+        t.admit(2, live("b", Some(token(2))));
+        t.remember_allowed(2, token(2), 0, 2, b"t", 0, false, 4);
+        t.refuse(2, "revoked");
+        assert!(!t.allowed_before(2, 0, 2, b"t", 0, false));
+        t.admit(3, live("c", Some(token(3))));
+        t.remember_allowed(3, token(3), 0, 2, b"t", 0, false, 4);
+        t.disconnect(3, Some("c"), false);
+        assert!(!t.allowed_before(3, 0, 2, b"t", 0, false));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct Shared {
     now: AtomicU64,
+    epoch: AtomicU64,
     pending: AtomicBool,
     ticks: AtomicU64,
     ticking: AtomicBool,
@@ -33,6 +34,7 @@ impl Shared {
     pub fn new(now: u64, registry: Option<PathBuf>) -> Shared {
         Shared {
             now: AtomicU64::new(now),
+            epoch: AtomicU64::new(0),
             pending: AtomicBool::new(false),
             ticks: AtomicU64::new(0),
             // Until the worker has watched for a while, assume ticks come (they do unless
@@ -52,6 +54,16 @@ impl Shared {
     /// Stores the time.
     pub fn set_now(&self, now: u64) {
         self.now.store(now, Ordering::Relaxed);
+    }
+
+    /// The decision epoch: cached allows are valid within one epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Starts a new decision epoch (a reload, an ended session): cached allows are void.
+    pub fn bump_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Whether the broker thread has work waiting (kicks, log lines).
@@ -90,13 +102,14 @@ impl Shared {
         self.ticking.store(ticking, Ordering::Relaxed);
     }
 
-    /// Hands over sessions the engine ended.
+    /// Hands over sessions the engine ended; their cached allows are void from now on.
     pub fn push_ended(&self, ended: impl IntoIterator<Item = (SessionToken, EndReason)>) {
         let mut list = lock(&self.ended);
         let before = list.len();
         list.extend(ended);
         if list.len() > before {
             drop(list);
+            self.bump_epoch();
             self.set_pending();
         }
     }
@@ -188,7 +201,9 @@ mod tests {
         assert!(!shared.pending());
         shared.push_ended([]);
         assert!(!shared.pending());
+        assert_eq!(shared.epoch(), 0);
         shared.push_ended([(SessionToken::from_bytes([1; 16]), EndReason::Expired)]);
+        assert_eq!(shared.epoch(), 1);
         assert!(shared.take_pending());
         assert!(!shared.pending());
         assert_eq!(shared.take_ended().len(), 1);

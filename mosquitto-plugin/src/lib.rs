@@ -16,6 +16,7 @@
 pub mod acl;
 pub mod auth;
 pub mod broker;
+pub mod cache;
 pub mod clients;
 pub mod clock;
 pub mod events;

@@ -18,10 +18,15 @@ pub struct Options {
     /// reactivations and revocations written to the registry file (`mqward cert suspend ...`)
     /// while the broker runs, without a reload.
     pub watch_registry: bool,
+    /// `plugin_opt_decision_cache` (0 to 256, default 16): how many recent allowed requests of
+    /// each client are answered without the engine (see [`crate::cache`]); 0 turns it off.
+    pub decision_cache: usize,
 }
 
 /// The default worker interval.
 pub const DEFAULT_INTERVAL_MS: u64 = 250;
+/// The default number of allowed requests cached per client.
+pub const DEFAULT_DECISION_CACHE: usize = 16;
 
 impl Options {
     /// Reads the options Mosquitto passed, as (key, value) pairs in file order. Unknown,
@@ -30,6 +35,7 @@ impl Options {
         let mut config = None;
         let mut interval = None;
         let mut watch = None;
+        let mut cache = None;
         for (key, value) in pairs {
             let value = value.trim();
             let twice = || format!("`plugin_opt_{key}` is given twice");
@@ -71,10 +77,25 @@ impl Options {
                         return Err(twice());
                     }
                 }
+                "decision_cache" => {
+                    let n = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n <= 256)
+                        .ok_or_else(|| {
+                            format!(
+                                "`plugin_opt_decision_cache` must be a whole number from 0 to \
+                                 256, not `{value}`"
+                            )
+                        })?;
+                    if cache.replace(n).is_some() {
+                        return Err(twice());
+                    }
+                }
                 _ => {
                     return Err(format!(
                         "unknown option `plugin_opt_{key}` (known: config, interval_ms, \
-                         watch_registry)"
+                         watch_registry, decision_cache)"
                     ))
                 }
             }
@@ -85,6 +106,7 @@ impl Options {
             )?,
             interval: interval.unwrap_or(Duration::from_millis(DEFAULT_INTERVAL_MS)),
             watch_registry: watch.unwrap_or(true),
+            decision_cache: cache.unwrap_or(DEFAULT_DECISION_CACHE),
         })
     }
 }
@@ -107,12 +129,15 @@ mod tests {
         assert_eq!(o.config, PathBuf::from("/etc/mqward/config.json"));
         assert_eq!(o.interval, Duration::from_millis(250));
         assert!(o.watch_registry);
+        assert_eq!(o.decision_cache, 16);
         let o = parse(&[
             ("interval_ms", "100"),
             ("config", " /a b/c.json "),
             ("watch_registry", "false"),
+            ("decision_cache", "0"),
         ])
         .unwrap();
+        assert_eq!(o.decision_cache, 0);
         assert_eq!(o.config, PathBuf::from("/a b/c.json"));
         assert_eq!(o.interval, Duration::from_millis(100));
         assert!(!o.watch_registry);

@@ -224,15 +224,23 @@ impl Plugin {
             return false;
         };
         let now = self.shared.now();
+        let epoch = self.shared.epoch();
         let (found, parted) = {
             let mut table = lock(&self.clients);
             let parted = table.settle(Some(key));
-            let found = table.access(key, || client.id(), || client.subscriptions() > 0);
+            let found = if table.allowed_before(key, epoch, access, topic, qos, retain) {
+                None
+            } else {
+                Some(table.access(key, || client.id(), || client.subscriptions() > 0))
+            };
             (found, parted)
         };
         if let Some(s) = parted {
             self.engine.close_session(&s);
         }
+        let Some(found) = found else {
+            return true;
+        };
         let session = match found {
             Access::Session(s) => s,
             Access::Refused => return false,
@@ -242,7 +250,19 @@ impl Plugin {
             },
         };
         match self.engine.authorize_session(&session, &request, now) {
-            Ok(Effect::Allow) => true,
+            Ok(Effect::Allow) => {
+                lock(&self.clients).remember_allowed(
+                    key,
+                    session,
+                    epoch,
+                    access,
+                    topic,
+                    qos,
+                    retain,
+                    self.options.decision_cache,
+                );
+                true
+            }
             Ok(Effect::Deny) => {
                 self.denied(broker, client, &session, &request, now);
                 false
@@ -281,6 +301,8 @@ impl Plugin {
     /// connected clients at once; an invalid one is logged and the old one stays.
     pub fn reload(&self, broker: &dyn Broker) {
         self.settle(None);
+        // Decisions cached before the reload are void, whatever it brings.
+        self.shared.bump_epoch();
         let before = registry(&self.engine);
         match load::reload(&self.engine, &self.options.config) {
             Ok((warnings, registry)) => {

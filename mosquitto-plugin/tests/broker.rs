@@ -636,10 +636,12 @@ fn suspension_revocation_and_expiry_disconnect_within_a_second() {
     register(&dir, &[&s1, &s2]);
     let credentials = identity_tokens(&dir, &[("sensor-5", 5)]);
     let issued = now();
+    passwords(&dir, &[("admin", "s3cret")]);
     config(
         &dir,
         merge(&[
             certificates_config(),
+            passwords_config(),
             json!({ "identityTokens": { "store": "tokens.json" } }),
         ]),
     );
@@ -663,6 +665,10 @@ fn suspension_revocation_and_expiry_disconnect_within_a_second() {
         if let Some(p) = password {
             script["username"] = json!(id);
             script["password"] = json!(p);
+        }
+        // sensor-1 keeps a persistent session: the broker must drop its subscriptions.
+        if id == "sensor-1" {
+            script["clean"] = json!(false);
         }
         let child = spawn_paho(script);
         assert!(
@@ -719,10 +725,26 @@ fn suspension_revocation_and_expiry_disconnect_within_a_second() {
     );
     let out = again(broker.port(1), &s2, "sensor-2");
     assert_eq!(codes(&out, "puback"), vec![json!(NOT_AUTHORIZED)], "{out}");
+    // Published while sensor-1 is suspended: its persistent subscription is gone, so nothing
+    // is queued for it.
+    admin_publish(broker.port(2), "cmd/sensor-1/during", "queued?");
     set_state(&dir, &s1, Registry::reactivate);
-    assert!(wait_until(SECONDS_10, || broker.count("certificate") > 0
-        && broker.log().contains("reactivated by")));
-    assert_eq!(again(broker.port(0), &s1, "sensor-1")["connack"], 0);
+    assert!(wait_until(SECONDS_10, || broker
+        .log()
+        .contains("reactivated by")));
+    // Back with its persistent session: queued messages would come first, before the marker
+    // published once it is ready.
+    let back = spawn_paho(
+        json!({ "port": broker.port(0), "client_id": "sensor-1", "protocol": 5,
+        "clean": false, "tls": tls_of(&s1),
+        "steps": [["subscribe", [["clients/sensor-1/inbox", 1]]], ["ready", dir.str("back.ready")],
+                  ["collect", 1, 10.0]] }),
+    );
+    assert!(wait_until(SECONDS_10, || dir.join("back.ready").exists()));
+    admin_publish(broker.port(2), "clients/sensor-1/inbox", "marker");
+    let back = finish(back);
+    assert_eq!(back["connack"], 0, "{back}");
+    assert_eq!(topics(&back), vec!["clients/sensor-1/inbox"], "{back}");
     let log = broker.stop();
     assert!(
         log.contains("mqward: disconnecting client `sensor-1`: its certificate was suspended"),
