@@ -17,36 +17,23 @@ PLUGIN="$(bash scripts/build-mosquitto-plugin.sh)"
 cargo build --release -p mqward-cli --quiet
 MQWARD="$(dirname "$PLUGIN")/mqward"
 
+# shellcheck source=scripts/mosquitto-lib.sh
+source scripts/mosquitto-lib.sh
 DEMO="$(mktemp -d -t mqward-demo.XXXXXX)"
 BROKER_PID=""
 cleanup() {
-    if [[ -n "$BROKER_PID" ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
-    fi
+    stop_broker
     if $KEEP; then echo "demo files kept in $DEMO"; else rm -rf "$DEMO"; fi
 }
 trap cleanup EXIT
 cd "$DEMO"
 
-header() { printf '\n=== %s\n' "$1"; }
-quiet() { "$@" >/dev/null 2>&1; }
-
 # --- credentials, each made by the tool an operator would use -------------------------------
 header "credentials (temporary directory $DEMO)"
-quiet openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=mqward demo CA" -keyout ca.key -out ca.pem \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-leaf() { # leaf NAME EXTENSIONS...: a P-256 certificate for NAME signed by the demo CA
-    local name="$1"; shift
-    quiet openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
-        -keyout "$name.key" -out "$name.csr"
-    quiet openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-        -out "$name.pem" -extfile <(printf '%s\n' "$@")
-}
-leaf server "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth"
+make_ca "mqward demo CA"
+server_cert
 for device in sensor-7 sensor-9 gateway-1; do
-    leaf "$device" "extendedKeyUsage=clientAuth" "keyUsage=critical,digitalSignature"
+    client_cert "$device"
     quiet "$MQWARD" cert register --registry registry.json --name "$device" "$device.pem"
 done
 "$MQWARD" cert suspend --registry registry.json sensor-9.pem
@@ -56,10 +43,8 @@ echo "gateway-2:$PSK_KEY" > psk.txt
 echo "PSK identity gateway-2"
 quiet mosquitto_passwd -c -b passwd admin admin-demo-password
 echo "password file (mosquitto_passwd): admin"
-for key in jwt authorizer; do
-    quiet openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.key"
-    quiet openssl pkey -in "$key.key" -pubout -out "$key.pub"
-done
+rsa_key jwt
+rsa_key authorizer
 echo "RSA keys: JWT signing (kid demo), AWS-style custom authorizer (fleet)"
 IDENTITY_TOKEN="$("$MQWARD" token issue --store tokens.json --name gateway-4 --ttl 1h 2>/dev/null)"
 echo "identity token for gateway-4 (mqward token issue)"
@@ -78,27 +63,13 @@ cat > config.json <<'JSON'
 }
 JSON
 
-# Compact JWS signed with OpenSSL: RS256 is RSASSA-PKCS1-v1_5 with SHA-256.
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-jwt() { # jwt KEYFILE CLAIMS-JSON
-    local input
-    input="$(printf '{"alg":"RS256","kid":"demo","typ":"JWT"}' | b64url).$(printf '%s' "$2" | b64url)"
-    printf '%s.%s' "$input" "$(printf '%s' "$input" | openssl dgst -sha256 -sign "$1" | b64url)"
-}
 NOW="$(date +%s)"
-OPS_TOKEN="$(jwt jwt.key "{\"sub\":\"ana\",\"role\":\"ops\",\"aud\":\"mqtt\",\"exp\":$((NOW + 600))}")"
-EXPIRED_TOKEN="$(jwt jwt.key "{\"sub\":\"ana\",\"role\":\"ops\",\"aud\":\"mqtt\",\"exp\":$((NOW - 600))}")"
-GATEWAY_TOKEN="$(jwt jwt.key "{\"sub\":\"gateway-3\",\"aud\":\"mqtt\",\"exp\":$((NOW + 600))}")"
-signed_username() { # signed_username KEYFILE TOKEN: the AWS IoT custom-authorizer username
-    local sig
-    sig="$(printf '%s' "$2" | openssl dgst -sha256 -sign "$1" | openssl base64 -A \
-        | sed -e 's/+/%2B/g' -e 's/\//%2F/g' -e 's/=/%3D/g')"
-    printf 'gateway?x-amz-customauthorizer-name=fleet&x-amz-customauthorizer-signature=%s&token=%s' "$sig" "$2"
-}
+OPS_TOKEN="$(jwt jwt.key demo "{\"sub\":\"ana\",\"role\":\"ops\",\"aud\":\"mqtt\",\"exp\":$((NOW + 600))}")"
+EXPIRED_TOKEN="$(jwt jwt.key demo "{\"sub\":\"ana\",\"role\":\"ops\",\"aud\":\"mqtt\",\"exp\":$((NOW - 600))}")"
+GATEWAY_TOKEN="$(jwt jwt.key demo "{\"sub\":\"gateway-3\",\"aud\":\"mqtt\",\"exp\":$((NOW + 600))}")"
 echo "JWTs signed with openssl: operator ana (role ops), an expired one, gateway-3's"
 
 # --- the broker -----------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PLAIN=$(free_port); MTLS=$(free_port); IDENT=$(free_port); PSK=$(free_port)
 cat > mosquitto.conf <<CONF
 user $(id -un)
@@ -131,14 +102,7 @@ listener $PSK 127.0.0.1
 psk_hint mqward-demo
 CONF
 header "mosquitto $(mosquitto -h | sed -n '1s/^mosquitto version //p') on 127.0.0.1: plain $PLAIN, mTLS $MTLS, mTLS+identity $IDENT, PSK $PSK"
-mosquitto -c mosquitto.conf >/dev/null 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 1 500); do
-    grep -q " running" mosquitto.log 2>/dev/null && break
-    kill -0 "$BROKER_PID" 2>/dev/null || { cat mosquitto.log; echo "mosquitto did not start" >&2; exit 1; }
-    sleep 0.01
-done
-grep -q " running" mosquitto.log || { cat mosquitto.log; exit 1; }
+start_broker mosquitto.conf mosquitto.log "$PLAIN"
 grep "mqward: loaded" mosquitto.log | sed 's/^[0-9]*: /  /'
 
 # --- outcomes -------------------------------------------------------------------------------
@@ -199,9 +163,9 @@ expect allowed "ops-ana watches sensors/+/telemetry/#" "${SUB[@]}" -p "$PLAIN" -
 expect refused "ops-ana with an expired token" "${PUB[@]}" -p "$PLAIN" -u ana -P "$EXPIRED_TOKEN" -i ops-ana -t commands/sensor-7/reboot
 
 header "AWS IoT custom-authorizer form: token and RSA signature in the username (gateway-3)"
-expect allowed "gateway-3 relays sensors/sensor-1/telemetry/temp" "${PUB[@]}" -p "$PLAIN" -u "$(signed_username authorizer.key "$GATEWAY_TOKEN")" -i gateway-3 -t sensors/sensor-1/telemetry/temp
-expect denied  "gateway-3 publishes to plant/status" "${PUB[@]}" -p "$PLAIN" -u "$(signed_username authorizer.key "$GATEWAY_TOKEN")" -i gateway-3 -t plant/status
-expect refused "gateway-3's token signed with another key" "${PUB[@]}" -p "$PLAIN" -u "$(signed_username jwt.key "$GATEWAY_TOKEN")" -i gateway-3 -t sensors/sensor-1/telemetry/temp
+expect allowed "gateway-3 relays sensors/sensor-1/telemetry/temp" "${PUB[@]}" -p "$PLAIN" -u "$(signed_username authorizer.key fleet "$GATEWAY_TOKEN")" -i gateway-3 -t sensors/sensor-1/telemetry/temp
+expect denied  "gateway-3 publishes to plant/status" "${PUB[@]}" -p "$PLAIN" -u "$(signed_username authorizer.key fleet "$GATEWAY_TOKEN")" -i gateway-3 -t plant/status
+expect refused "gateway-3's token signed with another key" "${PUB[@]}" -p "$PLAIN" -u "$(signed_username jwt.key fleet "$GATEWAY_TOKEN")" -i gateway-3 -t sensors/sensor-1/telemetry/temp
 
 header "identity token from mqward token issue (gateway-4)"
 expect allowed "gateway-4 subscribes to sensors/+/telemetry/#" "${SUB[@]}" -p "$PLAIN" -u gateway-4 -P "$IDENTITY_TOKEN" -i gateway-4 -t 'sensors/+/telemetry/#'
@@ -235,9 +199,7 @@ fi
 header "the plugin's log lines (denials name the deciding statement; no secret is logged)"
 grep -E "mqward: (denied|refused|disconnecting)" mosquitto.log | sed 's/^[0-9]*: /  /' | head -40
 
-kill "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null || true
-BROKER_PID=""
+stop_broker
 header "broker stopped"
 if (( FAILURES > 0 )); then
     echo "$FAILURES outcome(s) differed from the expected ones" >&2

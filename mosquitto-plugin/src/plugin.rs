@@ -290,11 +290,14 @@ impl Plugin {
         self.close(&close);
     }
 
-    /// TICK: the broker thread's housekeeping (kicks, the worker's log lines).
+    /// TICK: the broker thread's housekeeping (kicks, the worker's log lines). Mosquitto 2.0
+    /// calls it on every turn of its loop, so it does nothing unless the worker left work.
     pub fn tick(&self, broker: &dyn Broker) {
         self.shared.tick();
-        self.settle(None);
-        self.housekeeping(broker, None);
+        if self.shared.pending() {
+            self.settle(None);
+            self.housekeeping(broker, None);
+        }
     }
 
     /// RELOAD (SIGHUP): reads the configuration and its files again. A valid new one applies to
