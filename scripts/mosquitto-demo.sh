@@ -173,12 +173,16 @@ expect refused "gateway-4 with a made-up token" "${PUB[@]}" -p "$PLAIN" -u gatew
 
 header "suspending a connected certificate disconnects it"
 # shellcheck disable=SC2046
-mosquitto_sub -h 127.0.0.1 -p "$IDENT" $(cert gateway-1) -i gateway-1 -t 'sensors/+/telemetry/#' -V 5 >/dev/null 2>&1 &
+mosquitto_sub -h 127.0.0.1 -p "$IDENT" $(cert gateway-1) -i gateway-1 -t 'sensors/+/telemetry/#' -V 5 >sub.out 2>&1 &
 SUB_PID=$!
-for _ in $(seq 1 500); do
-    grep -q "New client connected .* as gateway-1" mosquitto.log && break
-    sleep 0.01
+# Connected and subscribed (so authenticated) once sensor-7's telemetry reaches it.
+for _ in $(seq 1 100); do
+    # shellcheck disable=SC2046
+    mosquitto_pub -h 127.0.0.1 -p "$MTLS" $(cert sensor-7) -i sensor-7 -t sensors/sensor-7/telemetry/ping -m ping -q 1 >/dev/null 2>&1
+    grep -q ping sub.out && break
+    sleep 0.05
 done
+grep -q ping sub.out && echo "  gateway-1 is subscribed and receives sensor-7's telemetry"
 start_ms=$(date +%s%3N)
 "$MQWARD" cert suspend --registry registry.json gateway-1.pem | sed 's/^/  mqward cert suspend: /'
 kicked=false

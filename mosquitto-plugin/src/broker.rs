@@ -575,7 +575,7 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
     })
 }
 
-/// Unregisters an instance's callbacks, stops its worker and frees it.
+/// Unregisters an instance's callbacks, stops it and frees it.
 ///
 /// # Safety
 /// `instance` came from `Box::into_raw` in init and is released once.
@@ -589,11 +589,11 @@ unsafe fn release(instance: *mut Instance) {
         };
     }
     if let Some(plugin) = instance.plugin.take() {
-        plugin.stop();
+        plugin.stop(&instance.api);
     }
 }
 
-/// Stops a plugin instance: its worker writes what is left to the registry file.
+/// Stops a plugin instance: what is left is written to the registry file.
 ///
 /// # Safety
 /// Called by Mosquitto once, with the userdata init stored.

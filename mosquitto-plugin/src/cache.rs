@@ -5,12 +5,12 @@
 //! A decision depends only on the session's identity, the policy snapshot and the request, so
 //! an allow can be reused exactly as long as none of them changes. An entry is valid for one
 //! session and one *epoch*; the epoch moves on every reload and whenever the engine ends any
-//! session (suspension, revocation, expiry, trust duration), which the background worker sees
-//! within its interval. Only allows are kept: a denial is decided (and logged) every time.
+//! session (suspension, revocation, expiry, trust duration), which the upkeep sees within its
+//! interval. Only allows are kept: a denial is decided (and logged) every time.
 //!
 //! What this trades: the engine ends an expired session at its expiry second, the cache at the
-//! worker's next round (`plugin_opt_interval_ms`, 250 ms by default), the same moment the
-//! client is queued for its kick. `plugin_opt_decision_cache 0` turns the cache off.
+//! next upkeep (`plugin_opt_interval_ms`, 250 ms by default), the same moment the client is
+//! queued for its kick. `plugin_opt_decision_cache 0` turns the cache off.
 
 use mqward_core::SessionToken;
 

@@ -4,7 +4,9 @@
 //! is what every event carries, and the broker does not reuse it before the client's DISCONNECT
 //! event. After that event the broker may still ask about the client:
 //! - its will is checked (WRITE) right after the DISCONNECT event, before any other event: the
-//!   session is kept in a one-place *parting* slot until the next event about anything else;
+//!   session is kept in a one-place *parting* slot for that one check, for the same key and
+//!   client id, until the next event about anything else (TICK, on every turn of the broker's
+//!   loop, ends it too: a new connection reusing the address always comes a turn later);
 //! - a persistent session (clean session / clean start off) keeps its subscriptions, and each
 //!   message queued for it while it is away is checked (READ): its session is kept *offline*,
 //!   under its client id and key, until the same client id authenticates again, the engine ends
@@ -112,8 +114,11 @@ enum Slot {
     /// It held a session (also kept offline when `parked`).
     Parting {
         key: Key,
+        client_id: String,
         session: SessionToken,
         parked: bool,
+        /// Whether its one check (the will) has been made.
+        used: bool,
     },
     /// The plugin never saw it authenticate.
     Gone(Key),
@@ -128,7 +133,7 @@ impl ClientTable {
     /// What the client with this key may do. `id` gives its client id and `subscribed` whether
     /// it has subscriptions; both are asked only when it is not connected.
     pub fn access<'a>(
-        &self,
+        &mut self,
         key: Key,
         id: impl FnOnce() -> Option<&'a str>,
         subscribed: impl FnOnce() -> bool,
@@ -136,16 +141,22 @@ impl ClientTable {
         if let Some(live) = self.live.get(&key) {
             return live.session.map_or(Access::Refused, Access::Session);
         }
+        let id = id();
         if let Some(Slot::Parting {
-            key: k, session, ..
-        }) = &self.slot
+            key: k,
+            client_id,
+            session,
+            used,
+            ..
+        }) = &mut self.slot
         {
-            if *k == key {
+            if *k == key && !*used && id == Some(client_id.as_str()) {
+                *used = true;
                 return Access::Session(*session);
             }
         }
         if !self.offline.is_empty() {
-            if let Some(offline) = id().and_then(|id| self.offline.get(id)) {
+            if let Some(offline) = id.and_then(|id| self.offline.get(id)) {
                 if offline.key == key && subscribed() {
                     return Access::Session(offline.session);
                 }
@@ -263,8 +274,10 @@ impl ClientTable {
                 if let Some(session) = old.session {
                     self.slot = Some(Slot::Parting {
                         key: other,
+                        client_id: old.client_id,
                         session,
                         parked: false,
+                        used: false,
                     });
                 }
             }
@@ -280,17 +293,24 @@ impl ClientTable {
         close
     }
 
-    /// Records the session of a client that has already disconnected (its will is being
-    /// checked): parting, never kicked. Returns the session to close, if `key` is not the
-    /// client that has just gone.
-    pub fn admit_gone(&mut self, key: Key, session: SessionToken) -> Option<SessionToken> {
+    /// Records the session of a client that has already disconnected, opened for its one
+    /// check (its will): never kicked, closed with the slot. Returns the session to close, if
+    /// `key` is not the client that has just gone.
+    pub fn admit_gone(
+        &mut self,
+        key: Key,
+        client_id: &str,
+        session: SessionToken,
+    ) -> Option<SessionToken> {
         if !self.just_gone(key) {
             return Some(session);
         }
         self.slot = Some(Slot::Parting {
             key,
+            client_id: client_id.to_owned(),
             session,
             parked: false,
+            used: true,
         });
         None
     }
@@ -309,12 +329,14 @@ impl ClientTable {
         if let Some(live) = self.remove_live(key) {
             if let Some(session) = live.session {
                 if persistent {
-                    close.extend(self.park(live.client_id, key, session));
+                    close.extend(self.park(live.client_id.clone(), key, session));
                 }
                 self.slot = Some(Slot::Parting {
                     key,
+                    client_id: live.client_id,
                     session,
                     parked: persistent,
+                    used: false,
                 });
             }
             return close;
@@ -476,23 +498,23 @@ mod tests {
         }
     }
 
-    fn access(t: &ClientTable, key: Key, id: &str, subscribed: bool) -> Access {
+    fn access(t: &mut ClientTable, key: Key, id: &str, subscribed: bool) -> Access {
         t.access(key, || Some(id), || subscribed)
     }
 
     #[test]
     fn a_connected_client_is_found_by_key() {
         let mut t = ClientTable::new();
-        assert_eq!(access(&t, 1, "a", true), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "a", true), Access::Unknown);
         assert!(t.admit(1, live("a", Some(token(1)))).is_empty());
         assert_eq!(
             t.access(1, || panic!("not asked"), || panic!("not asked")),
             Access::Session(token(1))
         );
-        assert_eq!(access(&t, 2, "a", true), Access::Unknown);
+        assert_eq!(access(&mut t, 2, "a", true), Access::Unknown);
         // SIGHUP: the same key authenticates again; the old session is closed.
         assert_eq!(t.admit(1, live("a", Some(token(2)))), vec![token(1)]);
-        assert_eq!(access(&t, 1, "a", false), Access::Session(token(2)));
+        assert_eq!(access(&mut t, 1, "a", false), Access::Session(token(2)));
         assert_eq!(t.counts(), (1, 0));
     }
 
@@ -501,12 +523,14 @@ mod tests {
         let mut t = ClientTable::new();
         t.admit(1, live("a", Some(token(1))));
         assert!(t.disconnect(1, Some("a"), false).is_empty());
-        // The will check comes next.
-        assert_eq!(access(&t, 1, "a", false), Access::Session(token(1)));
+        // The will check comes next: once, for the same client id.
+        assert_eq!(access(&mut t, 1, "b", false), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "a", false), Access::Session(token(1)));
+        assert_eq!(access(&mut t, 1, "a", false), Access::Unknown);
         assert_eq!(t.settle(Some(1)), None);
         // Anything else: the session closes.
         assert_eq!(t.settle(None), Some(token(1)));
-        assert_eq!(access(&t, 1, "a", false), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "a", false), Access::Unknown);
         assert_eq!(t.counts(), (0, 0));
     }
 
@@ -517,15 +541,15 @@ mod tests {
         assert!(t.disconnect(1, Some("a"), true).is_empty());
         assert_eq!(t.settle(None), None);
         // Its queued messages: same key, same id, still subscribed.
-        assert_eq!(access(&t, 1, "a", true), Access::Session(token(1)));
+        assert_eq!(access(&mut t, 1, "a", true), Access::Session(token(1)));
         assert!(t.is_offline(1, "a"));
         // A new client at a reused address: another id, or no subscriptions yet.
-        assert_eq!(access(&t, 1, "b", true), Access::Unknown);
-        assert_eq!(access(&t, 1, "a", false), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "b", true), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "a", false), Access::Unknown);
         assert_eq!(t.counts(), (0, 1));
         // The id comes back on a new connection: the offline session is closed.
         assert_eq!(t.admit(2, live("a", Some(token(2)))), vec![token(1)]);
-        assert_eq!(access(&t, 1, "a", true), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "a", true), Access::Unknown);
         assert_eq!(t.counts(), (1, 0));
     }
 
@@ -534,13 +558,13 @@ mod tests {
         let mut t = ClientTable::new();
         t.admit(1, live("a", Some(token(1))));
         assert!(t.admit(2, live("a", Some(token(2)))).is_empty());
-        assert_eq!(access(&t, 1, "a", false), Access::Session(token(1)));
-        assert_eq!(access(&t, 2, "a", false), Access::Session(token(2)));
+        assert_eq!(access(&mut t, 2, "a", false), Access::Session(token(2)));
+        assert_eq!(access(&mut t, 1, "a", false), Access::Session(token(1)));
         // Then the broker disconnects the old one: its session ends.
         assert_eq!(t.disconnect(1, Some("a"), false), vec![token(1)]);
         assert_eq!(t.settle(None), None);
-        assert_eq!(access(&t, 1, "a", true), Access::Unknown);
-        assert_eq!(access(&t, 2, "a", false), Access::Session(token(2)));
+        assert_eq!(access(&mut t, 1, "a", true), Access::Unknown);
+        assert_eq!(access(&mut t, 2, "a", false), Access::Session(token(2)));
     }
 
     #[test]
@@ -552,7 +576,7 @@ mod tests {
         t.end(&token(1), "certificate suspended");
         t.end(&token(2), "expired");
         t.end(&token(9), "unknown");
-        assert_eq!(access(&t, 1, "a", true), Access::Refused);
+        assert_eq!(access(&mut t, 1, "a", true), Access::Refused);
         assert_eq!(t.counts(), (0, 0));
         assert!(t.take_kicks(Some(1)).is_empty());
         assert!(t.kicks_queued());
@@ -596,7 +620,7 @@ mod tests {
         );
         assert_eq!(t.lazy_certificates(), vec![(1, vec![1, 2])]);
         assert_eq!(t.refuse(1, "revoked"), Some(token(1)));
-        assert_eq!(access(&t, 1, "a", true), Access::Refused);
+        assert_eq!(access(&mut t, 1, "a", true), Access::Refused);
         assert!(t.lazy_certificates().is_empty());
         assert_eq!(t.take_kicks(None).len(), 1);
         assert_eq!(t.refuse(7, "x"), None);
@@ -620,9 +644,10 @@ mod tests {
         // A client the plugin never saw authenticate leaves: its will may still be checked.
         assert_eq!(t.disconnect(5, Some("z"), false), vec![token(1)]);
         assert!(t.just_gone(5));
-        assert_eq!(t.admit_gone(6, token(6)), Some(token(6)));
-        assert_eq!(t.admit_gone(5, token(5)), None);
-        assert_eq!(access(&t, 5, "z", false), Access::Session(token(5)));
+        assert_eq!(t.admit_gone(6, "y", token(6)), Some(token(6)));
+        assert_eq!(t.admit_gone(5, "z", token(5)), None);
+        // Opened for the one check already made: not found again, closed with the slot.
+        assert_eq!(access(&mut t, 5, "z", false), Access::Unknown);
         assert_eq!(t.settle(None), Some(token(5)));
         assert!(!t.just_gone(5));
     }
@@ -663,7 +688,7 @@ mod tests {
         assert_eq!(t.evict_offline(), None);
         t.settle(None);
         // An evicted session is no longer found, and its end is ignored.
-        assert_eq!(access(&t, 1, "a", true), Access::Unknown);
+        assert_eq!(access(&mut t, 1, "a", true), Access::Unknown);
         t.end(&token(1), "trust");
         assert_eq!(t.counts(), (1, 0));
     }

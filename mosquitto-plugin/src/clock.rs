@@ -1,6 +1,6 @@
-//! Time and randomness: core takes both from its host. The broker thread reads the time that
-//! the background worker last stored (a relaxed atomic load) instead of asking the system on
-//! every decision; connects and the worker read the system clock.
+//! Time and randomness: core takes both from its host. Decisions use the time the last upkeep
+//! stored (a relaxed atomic load) instead of asking the system every time; connects and the
+//! upkeep read the system clock.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -26,5 +26,6 @@ pub mod options;
 pub mod persist;
 pub mod plugin;
 pub mod sys;
+pub mod upkeep;
 
 pub use plugin::{Broker, Client, Plugin};

@@ -10,9 +10,9 @@ pub struct Options {
     /// `plugin_opt_config`: the mqward configuration file (required). Relative names inside it
     /// are read from its directory.
     pub config: PathBuf,
-    /// `plugin_opt_interval_ms` (20 to 1000, default 250): how often the background worker ends
-    /// expired sessions and looks at the certificate registry. A kick follows within this
-    /// interval plus one broker tick (about 100 ms).
+    /// `plugin_opt_interval_ms` (20 to 1000, default 250): how often the broker thread's upkeep
+    /// ends expired sessions, looks at the certificate registry file and disconnects the
+    /// clients whose sessions ended: a kick follows within this interval.
     pub interval: Duration,
     /// `plugin_opt_watch_registry` (`true` or `false`, default `true`): apply suspensions,
     /// reactivations and revocations written to the registry file (`mqward cert suspend ...`)
@@ -23,7 +23,7 @@ pub struct Options {
     pub decision_cache: usize,
 }
 
-/// The default worker interval.
+/// The default upkeep interval.
 pub const DEFAULT_INTERVAL_MS: u64 = 250;
 /// The default number of allowed requests cached per client.
 pub const DEFAULT_DECISION_CACHE: usize = 16;

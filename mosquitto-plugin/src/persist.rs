@@ -1,102 +1,37 @@
-//! The background worker of one plugin instance: everything that may wait on the disk or scan
-//! every session runs here, never on the broker thread.
+//! The certificate registry file, kept in step with the engine from the broker thread in
+//! bounded steps (see [`crate::upkeep`]): no thread of its own, because a second thread in the
+//! broker's process switches glibc to its multi-threaded paths (locked `malloc`, cancellable
+//! system calls), which cost Mosquitto more than the whole plugin does (measured: +10-15% CPU
+//! per message for an idle thread).
 //!
-//! Every interval (`plugin_opt_interval_ms`, 250 ms by default) it
-//! 1. stores the time for the broker thread and, once a second, ends the sessions whose
-//!    credential expired or whose trust duration passed ([`Engine::tick`]);
-//! 2. looks at the certificate registry file and applies the suspensions, reactivations and
-//!    revocations an operator wrote to it (`mqward cert suspend ...`): their sessions end at
-//!    once;
-//! 3. takes the engine's events: ended sessions go to the broker thread, which disconnects
-//!    their clients at its next tick; certificate state changes (a first use activates a
-//!    certificate) are written to the registry file.
-//!
-//! The registry file is written by merging: read the file as it is now, apply the engine's
-//! changes with [`Registry::apply`] (which refuses a change an operator's suspension or
-//! revocation raced), and replace the file atomically (a temporary file in the same directory,
-//! flushed, renamed over the old one, and the directory flushed), keeping the file's mode.
-//! So an operator's change made meanwhile is never overwritten, and a reader never sees half a
-//! file.
+//! - **Watching**: when the file changes (its size, time or inode), the suspensions,
+//!   reactivations and revocations an operator wrote to it (`mqward cert suspend ...`) are
+//!   applied to the engine, which ends the sessions of suspended and revoked certificates.
+//! - **Saving**: certificate state changes the engine reports (a first use activates a
+//!   certificate) are merged into the file as it is on disk with [`Registry::apply`], which
+//!   refuses a change an operator's suspension or revocation raced, so an operator's change made
+//!   meanwhile is never overwritten; the file is then replaced atomically (a temporary file in
+//!   the same directory, flushed, renamed over the old one, the directory flushed), keeping its
+//!   mode. One small write at most per upkeep round.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use mqward_core::authn::registry::{CertState, Registry, StateChange};
 use mqward_core::authn::x509::Fingerprint;
-use mqward_core::{CertAction, Engine, Event};
+use mqward_core::{CertAction, Engine};
 
 use crate::clock;
-use crate::events::Shared;
 use crate::log::Level;
 
 /// The most state changes kept for a registry file that cannot be written; older ones are
 /// dropped (with a log line): the certificates stay active in memory either way.
 const MAX_UNSAVED: usize = 10_000;
 
-/// The worker thread; stopped and joined when dropped.
-#[derive(Debug)]
-pub struct Worker {
-    stop: Option<mpsc::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Starts the worker.
-    pub fn spawn(
-        engine: Arc<Engine>,
-        shared: Arc<Shared>,
-        interval: Duration,
-        watch: bool,
-    ) -> Result<Worker, String> {
-        let (stop, stopped) = mpsc::channel();
-        let mut state = Round::new(engine, shared, watch);
-        let handle = std::thread::Builder::new()
-            .name("mqward-worker".to_owned())
-            .spawn(move || {
-                loop {
-                    let last = match stopped.recv_timeout(interval) {
-                        Err(RecvTimeoutError::Timeout) => false,
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
-                    };
-                    // A panic in one round is logged and the next round runs.
-                    if catch_unwind(AssertUnwindSafe(|| state.run())).is_err() {
-                        state.shared.log(
-                            Level::Error,
-                            "mqward: internal error in the background worker; continuing"
-                                .to_owned(),
-                        );
-                    }
-                    if last {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot start the background worker: {e}"))?;
-        Ok(Worker {
-            stop: Some(stop),
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // The last round persists what is left.
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
-}
+/// A log line to write.
+pub type Line = (Level, String);
 
 /// What identifies a version of a file: replacing it by rename changes the inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,103 +56,78 @@ impl Stamp {
     }
 }
 
-/// One worker's state between rounds.
-struct Round {
-    engine: Arc<Engine>,
-    shared: Arc<Shared>,
-    watch: bool,
-    last_second: u64,
-    last_ticks: u64,
+/// The registry file and what is still to be written to it.
+#[derive(Debug, Default)]
+pub struct RegistryFile {
+    path: Option<PathBuf>,
     seen: Option<Stamp>,
     unsaved: Vec<StateChange>,
 }
 
-impl Round {
-    fn new(engine: Arc<Engine>, shared: Arc<Shared>, watch: bool) -> Round {
-        Round {
-            engine,
-            shared,
-            watch,
-            last_second: 0,
-            last_ticks: 0,
-            seen: None,
+impl RegistryFile {
+    /// The registry at `path` (none when the configuration names none). The file as it is now
+    /// is what the engine loaded: only later changes are applied.
+    pub fn new(path: Option<PathBuf>) -> RegistryFile {
+        let seen = path.as_deref().and_then(Stamp::of);
+        RegistryFile {
+            path,
+            seen,
             unsaved: Vec::new(),
         }
     }
 
-    fn run(&mut self) {
-        let now = clock::now();
-        self.shared.set_now(now);
-        if now != self.last_second {
-            self.last_second = now;
-            self.engine.tick(now);
-        }
-        let ticks = self.shared.ticks();
-        self.shared.set_ticking(ticks != self.last_ticks);
-        self.last_ticks = ticks;
+    /// The file after a reload (which read it).
+    pub fn reloaded(&mut self, path: Option<PathBuf>) {
+        self.seen = path.as_deref().and_then(Stamp::of);
+        self.path = path;
+    }
 
-        let registry = self.shared.registry();
-        if self.watch {
-            if let Some(path) = &registry {
-                self.watch(path);
-            }
-        }
-        let mut ended = Vec::new();
-        for event in self.engine.drain_events() {
-            match event {
-                Event::Disconnect {
-                    session, reason, ..
-                } => ended.push((session, reason)),
-                Event::StateChanged(change) => self.unsaved.push(change),
-                _ => {}
-            }
-        }
-        self.shared.push_ended(ended);
-        match &registry {
-            Some(path) if !self.unsaved.is_empty() => self.save(path),
-            Some(_) => {}
-            // Nowhere to persist: the changes live in memory only.
-            None => self.unsaved.clear(),
+    /// Queues state changes to write.
+    pub fn record(&mut self, changes: impl IntoIterator<Item = StateChange>) {
+        if self.path.is_some() {
+            self.unsaved.extend(changes);
         }
     }
 
-    /// Applies the operator's changes in the registry file to the engine.
-    fn watch(&mut self, path: &Path) {
-        let stamp = Stamp::of(path);
+    /// Applies the operator's changes in the file to the engine, if the file changed.
+    pub fn watch(&mut self, engine: &Engine) -> Vec<Line> {
+        let Some(path) = self.path.clone() else {
+            return Vec::new();
+        };
+        let stamp = Stamp::of(&path);
         if stamp == self.seen {
-            return;
+            return Vec::new();
         }
         self.seen = stamp;
         if stamp.is_none() {
-            return;
+            return Vec::new();
         }
         let shown = path.display().to_string();
-        let file = match fs::read(path)
+        let file = match fs::read(&path)
             .map_err(|e| e.to_string())
             .and_then(|bytes| Registry::parse(&shown, &bytes).map_err(|e| e.to_string()))
         {
             Ok(file) => file,
             Err(e) => {
-                self.shared.log(
+                return vec![(
                     Level::Warning,
                     format!("mqward: registry `{shown}` not applied: {e}"),
-                );
-                return;
+                )]
             }
         };
-        let current = match Registry::parse("engine", &self.engine.registry_json()) {
-            Ok(r) => r,
-            Err(_) => return,
+        let Ok(current) = Registry::parse("engine", &engine.registry_json()) else {
+            return Vec::new();
         };
+        let mut lines = Vec::new();
         for (fingerprint, action) in changes(&current, &file) {
             let Some(action) = action else {
-                self.shared.log(
+                lines.push((
                     Level::Notice,
                     format!(
                         "mqward: certificate {fingerprint} was registered in `{shown}` after the \
                          configuration was loaded; it is accepted after the next reload (SIGHUP)"
                     ),
-                );
+                ));
                 continue;
             };
             let what = match action {
@@ -225,50 +135,61 @@ impl Round {
                 CertAction::Reactivate => "reactivated",
                 CertAction::Revoke => "revoked",
             };
-            match self.engine.set_certificate_state(&fingerprint, action) {
-                Ok(_) => self.shared.log(
+            lines.push(match engine.set_certificate_state(&fingerprint, action) {
+                Ok(_) => (
                     Level::Notice,
                     format!("mqward: certificate {fingerprint} {what} by `{shown}`"),
                 ),
-                Err(e) => self.shared.log(
+                Err(e) => (
                     Level::Warning,
                     format!("mqward: certificate {fingerprint} not {what}: {e}"),
                 ),
-            }
+            });
         }
+        lines
     }
 
-    /// Merges the unsaved changes into the registry file.
-    fn save(&mut self, path: &Path) {
-        match merge(path, &self.unsaved) {
+    /// Merges the queued changes into the file.
+    pub fn save(&mut self) -> Vec<Line> {
+        let Some(path) = self.path.clone() else {
+            self.unsaved.clear();
+            return Vec::new();
+        };
+        if self.unsaved.is_empty() {
+            return Vec::new();
+        }
+        match merge(&path, &self.unsaved) {
             Ok(Merged { stamp, refused }) => {
-                for (change, why) in refused {
-                    self.shared.log(
-                        Level::Notice,
-                        format!(
-                            "mqward: certificate {} not recorded as {}: {why}",
-                            change.fingerprint, change.to
-                        ),
-                    );
-                }
                 self.unsaved.clear();
                 if stamp.is_some() {
                     // Our own write: nothing for the watcher to apply.
                     self.seen = stamp;
                 }
+                refused
+                    .into_iter()
+                    .map(|(change, why)| {
+                        (
+                            Level::Notice,
+                            format!(
+                                "mqward: certificate {} not recorded as {}: {why}",
+                                change.fingerprint, change.to
+                            ),
+                        )
+                    })
+                    .collect()
             }
             Err(e) => {
-                self.shared.log(
+                if self.unsaved.len() > MAX_UNSAVED {
+                    let extra = self.unsaved.len() - MAX_UNSAVED;
+                    self.unsaved.drain(..extra);
+                }
+                vec![(
                     Level::Error,
                     format!(
                         "mqward: cannot write the registry `{}`: {e}; will try again",
                         path.display()
                     ),
-                );
-                if self.unsaved.len() > MAX_UNSAVED {
-                    let extra = self.unsaved.len() - MAX_UNSAVED;
-                    self.unsaved.drain(..extra);
-                }
+                )]
             }
         }
     }
@@ -448,6 +369,18 @@ mod tests {
     }
 
     #[test]
+    fn without_a_file_nothing_is_kept_or_written() {
+        let mut r = RegistryFile::new(None);
+        r.record([StateChange {
+            fingerprint: fp(1),
+            from: Some(CertState::Inactive),
+            to: CertState::Active,
+        }]);
+        assert!(r.unsaved.is_empty());
+        assert!(r.save().is_empty());
+    }
+
+    #[test]
     fn merging_keeps_what_an_operator_wrote_meanwhile() {
         let dir = dir("merge");
         let path = dir.join("registry.json");
@@ -469,7 +402,7 @@ mod tests {
         .unwrap();
         #[cfg(unix)]
         fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
-        // The operator suspended 2 before the worker wrote 2's first use.
+        // The operator suspended 2 before the plugin wrote 2's first use.
         let mut r = Registry::parse("f", &fs::read(&path).unwrap()).unwrap();
         r.suspend(&fp(2)).unwrap();
         fs::write(&path, r.to_json()).unwrap();

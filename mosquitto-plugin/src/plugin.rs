@@ -4,24 +4,26 @@
 //!
 //! Every piece of state lives in the instance (Mosquitto's `userdata`): with
 //! `per_listener_settings true` the broker starts one instance per listener from the same
-//! loaded library, each with its own configuration, engine, clients and worker.
+//! loaded library, each with its own configuration, engine, clients and registry file. All of
+//! it runs on the broker thread: the plugin starts no thread (see [`crate::persist`] for why).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use mqward_core::authn::registry::{CertState, Registry};
-use mqward_core::{CertAction, Effect, Engine, Error, Operation, Request, SessionToken};
+use mqward_core::{CertAction, Effect, Engine, Error, Event, Operation, Request, SessionToken};
 
 use crate::acl;
 use crate::auth::{self, Presented};
 use crate::clients::{Access, ClientTable, Key, Live, Path};
 use crate::clock;
-use crate::events::{end_reason, lock, Limiter, Shared};
+use crate::events::{end_reason, lock, Limiter};
 use crate::load;
 use crate::log::{self, Level};
 use crate::options::Options;
-use crate::persist::Worker;
+use crate::persist::RegistryFile;
+use crate::upkeep::Schedule;
 
 /// The broker as the plugin uses it.
 pub trait Broker {
@@ -57,33 +59,30 @@ const CLIENT_LINES_PER_SECOND: u32 = 200;
 #[derive(Debug)]
 pub struct Plugin {
     options: Options,
-    engine: Arc<Engine>,
+    engine: Engine,
     clients: Mutex<ClientTable>,
-    shared: Arc<Shared>,
+    registry: Mutex<RegistryFile>,
+    schedule: Schedule,
+    /// Seconds since the Unix epoch at the last upkeep: the time decisions are made at.
+    now: AtomicU64,
+    /// The second the engine last ended expired sessions at.
+    ticked_at: AtomicU64,
+    /// Cached allows are valid within one epoch; it moves on every reload and ended session.
+    epoch: AtomicU64,
     limiter: Limiter,
     housekeeping: AtomicBool,
-    worker: Option<Worker>,
 }
 
 impl Plugin {
     /// Starts an instance from the `plugin_opt_*` pairs: reads the configuration and every file
-    /// it names, builds the engine and starts the worker. Errors are the lines to log; the
-    /// broker must not start.
+    /// it names and builds the engine. Errors are the lines to log; the broker must not start.
     pub fn start(pairs: &[(String, String)], broker: &dyn Broker) -> Result<Plugin, Vec<String>> {
         let options = Options::parse(pairs).map_err(|e| vec![e])?;
         let loaded = load::load(&options.config)?;
         for w in &loaded.warnings {
             broker.log(Level::Warning, &format!("mqward: {w}"));
         }
-        let engine = Arc::new(loaded.engine);
-        let shared = Arc::new(Shared::new(clock::now(), loaded.registry));
-        let worker = Worker::spawn(
-            Arc::clone(&engine),
-            Arc::clone(&shared),
-            options.interval,
-            options.watch_registry,
-        )
-        .map_err(|e| vec![e])?;
+        let engine = loaded.engine;
         broker.log(
             Level::Info,
             &format!(
@@ -92,20 +91,32 @@ impl Plugin {
                 engine.snapshot().statement_count()
             ),
         );
+        let now = clock::now();
         Ok(Plugin {
+            schedule: Schedule::new(options.interval),
             options,
             engine,
             clients: Mutex::new(ClientTable::new()),
-            shared,
+            registry: Mutex::new(RegistryFile::new(loaded.registry)),
+            now: AtomicU64::new(now),
+            ticked_at: AtomicU64::new(now),
+            epoch: AtomicU64::new(0),
             limiter: Limiter::new(CLIENT_LINES_PER_SECOND),
             housekeeping: AtomicBool::new(false),
-            worker: Some(worker),
         })
     }
 
-    /// Stops the worker (it writes what is left to the registry) and drops everything.
-    pub fn stop(mut self) {
-        drop(self.worker.take());
+    /// Stops the instance: writes what is left to the registry file, and logs what it says.
+    pub fn stop(self, broker: &dyn Broker) {
+        let mut registry = lock(&self.registry);
+        for event in self.engine.drain_events() {
+            if let Event::StateChanged(change) = event {
+                registry.record([change]);
+            }
+        }
+        for (level, line) in registry.save() {
+            broker.log(level, &line);
+        }
     }
 
     /// The engine.
@@ -223,8 +234,8 @@ impl Plugin {
             });
             return false;
         };
-        let now = self.shared.now();
-        let epoch = self.shared.epoch();
+        let now = self.now.load(Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Acquire);
         let (found, parted) = {
             let mut table = lock(&self.clients);
             let parted = table.settle(Some(key));
@@ -267,7 +278,7 @@ impl Plugin {
                 self.denied(broker, client, &session, &request, now);
                 false
             }
-            // The session ended (expiry, suspension): the worker hands the end over and the
+            // The session ended (expiry, suspension): the next upkeep hands the end over and the
             // client is disconnected at the next tick.
             Err(_) => false,
         }
@@ -283,19 +294,19 @@ impl Plugin {
     }
 
     /// DISCONNECT: the client's session is kept offline for its will and queued messages.
-    pub fn disconnect(&self, broker: &dyn Broker, client: &dyn Client) {
-        self.poll_housekeeping(broker, None);
+    pub fn disconnect(&self, _broker: &dyn Broker, client: &dyn Client) {
         let persistent = !client.clean_session();
         let close = lock(&self.clients).disconnect(client.key(), client.id(), persistent);
         self.close(&close);
     }
 
-    /// TICK: the broker thread's housekeeping (kicks, the worker's log lines). Mosquitto 2.0
-    /// calls it on every turn of its loop, so it does nothing unless the worker left work.
+    /// TICK: the upkeep, once per interval. Mosquitto 2.0 calls it on every turn of its loop,
+    /// so between upkeeps it only reads the monotonic clock.
     pub fn tick(&self, broker: &dyn Broker) {
-        self.shared.tick();
-        if self.shared.pending() {
-            self.settle(None);
+        self.schedule.ticked();
+        // A turn of the loop ends the moment after a disconnect (see `clients`).
+        self.settle(None);
+        if self.schedule.due() {
             self.housekeeping(broker, None);
         }
     }
@@ -305,14 +316,14 @@ impl Plugin {
     pub fn reload(&self, broker: &dyn Broker) {
         self.settle(None);
         // Decisions cached before the reload are void, whatever it brings.
-        self.shared.bump_epoch();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         let before = registry(&self.engine);
         match load::reload(&self.engine, &self.options.config) {
             Ok((warnings, registry)) => {
                 for w in warnings {
                     broker.log(Level::Warning, &format!("mqward: {w}"));
                 }
-                self.shared.set_registry(registry);
+                lock(&self.registry).reloaded(registry);
                 broker.log(
                     Level::Info,
                     &format!(
@@ -355,9 +366,10 @@ impl Plugin {
                 let why = format!("its certificate no longer verifies: {}", reason(&e));
                 let old = lock(&self.clients).refuse(key, &why);
                 self.close(&old.into_iter().collect::<Vec<_>>());
-                self.shared.set_pending();
             }
         }
+        // Sessions the reload ended are handed over, and their clients kicked, at once.
+        self.schedule.hurry();
     }
 
     /// Authenticates a client on its first ACL check or CONNECT event: a listener with
@@ -405,7 +417,7 @@ impl Plugin {
         match opened {
             Ok(session) if gone => {
                 // The client has disconnected already (its will is being checked).
-                let close = lock(&self.clients).admit_gone(key, session);
+                let close = lock(&self.clients).admit_gone(key, id, session);
                 self.close(&close.into_iter().collect::<Vec<_>>());
                 Some(session)
             }
@@ -434,23 +446,27 @@ impl Plugin {
                     };
                     let close = lock(&self.clients).admit(key, live);
                     self.close(&close);
-                    self.shared.set_pending();
+                    self.schedule.hurry();
                 }
                 None
             }
         }
     }
 
-    /// Runs the housekeeping from a callback other than TICK when work waits and ticks do not
-    /// come (`per_listener_settings true` before Mosquitto 2.0.15 has no TICK for plugins).
+    /// Runs the upkeep from a callback other than TICK when no TICK comes
+    /// (`per_listener_settings true` before Mosquitto 2.0.15 calls none for plugins).
     fn poll_housekeeping(&self, broker: &dyn Broker, current: Option<Key>) {
-        if self.shared.pending() && !self.shared.ticking() {
+        if self.schedule.polled() && self.schedule.due() {
             self.housekeeping(broker, current);
         }
     }
 
-    /// Writes the worker's log lines and disconnects the clients whose sessions ended or were
-    /// refused. `current` (the client whose callback is running) is left for later.
+    /// The upkeep, in bounded steps on the broker thread: the time for decisions; once a
+    /// second, the sessions whose credential expired or whose trust duration passed are ended;
+    /// registry file changes are applied; the engine's events are taken (ended sessions void the
+    /// decision cache and queue kicks; certificate state changes are merged into the registry
+    /// file, one small write at most); then the queued kicks. `current` (the client whose
+    /// callback is running) is left for a later upkeep.
     fn housekeeping(&self, broker: &dyn Broker, current: Option<Key>) {
         // Kicks call back into the plugin (DISCONNECT, ACL checks of the kicked client's
         // subscriptions): never run twice at once.
@@ -458,13 +474,32 @@ impl Plugin {
             return;
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            if !self.shared.take_pending() {
-                return;
+            let now = clock::now();
+            self.now.store(now, Ordering::Relaxed);
+            if self.ticked_at.swap(now, Ordering::Relaxed) != now {
+                self.engine.tick(now);
             }
-            for (level, line) in self.shared.take_logs() {
-                broker.log(level, &line);
+            let mut lines = Vec::new();
+            let mut ended = Vec::new();
+            {
+                let mut registry = lock(&self.registry);
+                if self.options.watch_registry {
+                    lines.extend(registry.watch(&self.engine));
+                }
+                for event in self.engine.drain_events() {
+                    match event {
+                        Event::Disconnect {
+                            session, reason, ..
+                        } => ended.push((session, reason)),
+                        Event::StateChanged(change) => registry.record([change]),
+                        _ => {}
+                    }
+                }
+                lines.extend(registry.save());
             }
-            let ended = self.shared.take_ended();
+            if !ended.is_empty() {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+            }
             let kicks = {
                 let mut table = lock(&self.clients);
                 for (session, why) in &ended {
@@ -472,10 +507,13 @@ impl Plugin {
                 }
                 let kicks = table.take_kicks(current);
                 if table.kicks_queued() {
-                    self.shared.set_pending();
+                    self.schedule.hurry();
                 }
                 kicks
             };
+            for (level, line) in lines {
+                broker.log(level, &line);
+            }
             for kick in kicks {
                 broker.log(
                     Level::Notice,
@@ -579,7 +617,7 @@ impl Plugin {
 
     /// Writes a line that a client caused, within the per-second budget.
     fn client_line(&self, broker: &dyn Broker, level: Level, line: impl FnOnce() -> String) {
-        let (write, suppressed) = self.limiter.admit(self.shared.now());
+        let (write, suppressed) = self.limiter.admit(self.now.load(Ordering::Relaxed));
         if suppressed > 0 {
             broker.log(
                 Level::Notice,
@@ -603,4 +641,191 @@ fn reason(e: &Error) -> String {
 /// The engine's registry now.
 fn registry(engine: &Engine) -> Registry {
     Registry::parse("registry", &engine.registry_json()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    use crate::sys::{MOSQ_ACL_READ, MOSQ_ACL_SUBSCRIBE, MOSQ_ACL_WRITE};
+
+    /// A broker that records what the plugin logs and whom it kicks.
+    #[derive(Default)]
+    struct FakeBroker {
+        lines: RefCell<Vec<(Level, String)>>,
+        kicked: RefCell<Vec<String>>,
+    }
+
+    impl Broker for FakeBroker {
+        fn log(&self, level: Level, message: &str) {
+            self.lines.borrow_mut().push((level, message.to_owned()));
+        }
+        fn kick(&self, client_id: &str) {
+            self.kicked.borrow_mut().push(client_id.to_owned());
+        }
+    }
+
+    impl FakeBroker {
+        fn said(&self, text: &str) -> bool {
+            self.lines.borrow().iter().any(|(_, l)| l.contains(text))
+        }
+    }
+
+    struct FakeClient {
+        key: Key,
+        id: &'static str,
+        username: RefCell<Option<String>>,
+    }
+
+    impl FakeClient {
+        fn new(key: Key, id: &'static str) -> FakeClient {
+            FakeClient {
+                key,
+                id,
+                username: RefCell::new(None),
+            }
+        }
+    }
+
+    impl Client for FakeClient {
+        fn key(&self) -> Key {
+            self.key
+        }
+        fn id(&self) -> Option<&str> {
+            Some(self.id)
+        }
+        fn username(&self) -> Option<String> {
+            self.username.borrow().clone()
+        }
+        fn certificate(&self) -> Result<Option<Vec<u8>>, String> {
+            Ok(None)
+        }
+        fn set_username(&self, name: &str) -> bool {
+            *self.username.borrow_mut() = Some(name.to_owned());
+            true
+        }
+        fn subscriptions(&self) -> usize {
+            0
+        }
+        fn clean_session(&self) -> bool {
+            true
+        }
+    }
+
+    const PSK: &str = "00112233445566778899aabbccddeeff";
+
+    fn policy(own: &str) -> String {
+        format!(
+            r#"{{"version":1,"groups":[{{"name":"all","selectionRule":"*","policies":["p"]}}],
+            "policies":{{"p":[
+              {{"id":"connect","effect":"allow","operations":["connect"],"resources":["*"]}},
+              {{"id":"own","effect":"allow","operations":["publish","subscribe","receive"],
+                "resources":["topic:{own}/${{thingName}}/#","topicfilter:{own}/${{thingName}}/#"]}}
+            ]}}}}"#
+        )
+    }
+
+    /// A plugin over a configuration with one PSK identity, `dev-1`.
+    fn plugin(name: &str) -> (Plugin, PathBuf, FakeBroker) {
+        let dir =
+            std::env::temp_dir().join(format!("mqward-mosq-plugin-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("policy.json"), policy("own")).unwrap();
+        std::fs::write(dir.join("psk.txt"), format!("dev-1:{PSK}\n")).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"version":1,"policy":"policy.json","psk":[{"file":"psk.txt"}]}"#,
+        )
+        .unwrap();
+        let broker = FakeBroker::default();
+        let pairs = [(
+            "config".to_owned(),
+            dir.join("config.json").display().to_string(),
+        )];
+        let plugin = Plugin::start(&pairs, &broker).unwrap();
+        (plugin, dir, broker)
+    }
+
+    #[test]
+    fn a_psk_client_is_authenticated_named_and_decided() {
+        let (p, _dir, broker) = plugin("psk");
+        let c = FakeClient::new(1, "dev-1");
+        assert_eq!(p.psk_key(&c, "dev-1", 64).as_deref(), Some(PSK));
+        assert_eq!(
+            p.psk_key(&c, "dev-1", 32),
+            None,
+            "the key and its NUL must fit"
+        );
+        assert_eq!(p.psk_key(&c, "nobody", 64), None);
+        assert!(p.basic_auth(&broker, &c, None, None));
+        assert_eq!(c.username().as_deref(), Some("dev-1"));
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 1, false));
+        // Again: from the cache.
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 1, false));
+        assert!(!p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-2/t", 1, false));
+        assert!(!p.acl_check(&broker, &c, 0x40, b"own/dev-1/t", 0, false));
+        assert!(broker.said(
+            "mqward: denied publish `own/dev-2/t` (QoS 1, retain false) for client `dev-1`: \
+             no statement matched"
+        ));
+        assert_eq!(p.client_counts(), (1, 0));
+        p.stop(&broker);
+    }
+
+    #[test]
+    fn a_client_without_basic_auth_is_authenticated_on_its_first_request() {
+        let (p, _dir, broker) = plugin("late");
+        let c = FakeClient::new(7, "dev-1");
+        p.psk_key(&c, "dev-1", 64);
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_SUBSCRIBE, b"own/dev-1/#", 1, false));
+        // Without a PSK identity or certificate there is nothing to authenticate: denied.
+        let stranger = FakeClient::new(8, "dev-2");
+        assert!(!p.acl_check(&broker, &stranger, MOSQ_ACL_WRITE, b"own/dev-2/t", 0, false));
+        assert!(broker.said("presented no certificate or PSK identity"));
+        // A refused one is denied and kicked at the next upkeep.
+        let wrong = FakeClient::new(9, "dev-9");
+        p.psk_key(&wrong, "dev-1", 64);
+        lock(&p.clients).remember_psk(9, "dev-unknown");
+        assert!(!p.acl_check(&broker, &wrong, MOSQ_ACL_WRITE, b"own/dev-9/t", 0, false));
+        assert!(!p.acl_check(&broker, &wrong, MOSQ_ACL_WRITE, b"own/dev-9/t", 0, false));
+        p.tick(&broker);
+        assert_eq!(*broker.kicked.borrow(), vec!["dev-9".to_owned()]);
+        assert!(broker.said("mqward: disconnecting client `dev-9`: it was refused"));
+    }
+
+    #[test]
+    fn the_will_is_checked_once_after_the_disconnect() {
+        let (p, _dir, broker) = plugin("will");
+        let c = FakeClient::new(3, "dev-1");
+        p.psk_key(&c, "dev-1", 64);
+        assert!(p.basic_auth(&broker, &c, None, None));
+        p.disconnect(&broker, &c);
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/will", 1, false));
+        // A later request at the same address is a new client: it must authenticate.
+        assert!(!p.acl_check(&broker, &c, MOSQ_ACL_READ, b"own/dev-1/x", 0, false));
+        p.tick(&broker);
+        assert_eq!(p.client_counts(), (0, 0));
+        assert_eq!(p.engine().session_count(), 0);
+    }
+
+    #[test]
+    fn a_reload_applies_at_once_and_a_broken_one_keeps_the_old() {
+        let (p, dir, broker) = plugin("reload");
+        let c = FakeClient::new(4, "dev-1");
+        p.psk_key(&c, "dev-1", 64);
+        assert!(p.basic_auth(&broker, &c, None, None));
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 0, false));
+        std::fs::write(dir.join("policy.json"), policy("other")).unwrap();
+        p.reload(&broker);
+        // The cached allow went with the old policy.
+        assert!(!p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 0, false));
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"other/dev-1/t", 0, false));
+        std::fs::write(dir.join("policy.json"), "{").unwrap();
+        p.reload(&broker);
+        assert!(broker.said("reload failed; the previous configuration stays in force"));
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"other/dev-1/t", 0, false));
+    }
 }

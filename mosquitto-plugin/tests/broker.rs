@@ -905,7 +905,14 @@ fn wills_and_persistent_sessions_keep_working() {
 fn per_listener_settings_keep_each_listeners_configuration() {
     let dir = Dir::new("per-listener");
     passwords(&dir, &[("alice", "wonderland"), ("admin", "s3cret")]);
-    config(&dir, passwords_config());
+    let credentials = identity_tokens(&dir, &[("sensor-5", 4)]);
+    config(
+        &dir,
+        merge(&[
+            passwords_config(),
+            json!({ "identityTokens": { "store": "tokens.json" } }),
+        ]),
+    );
     // The second listener's policy lets users publish only under `users/<name>/b`.
     let mut narrow: Value = serde_json::from_str(POLICY).unwrap();
     narrow["policies"]["user"][1]["resources"] = json!([
@@ -926,6 +933,15 @@ fn per_listener_settings_keep_each_listeners_configuration() {
         plain("port1")
     );
     let broker = Broker::start(&dir, &conf);
+    // A client whose token expires in a few seconds (checked at the end).
+    let expiring = spawn_paho(client(
+        broker.port(0),
+        "sensor-5",
+        "sensor-5",
+        &credentials[0],
+        5,
+        json!([["ready", dir.str("ready")], ["wait_disconnect", 20.0]]),
+    ));
     let publish = |port: u16| {
         paho(client(
             port,
@@ -953,6 +969,20 @@ fn per_listener_settings_keep_each_listeners_configuration() {
         codes(&publish(broker.port(1)), "puback"),
         vec![json!(NOT_AUTHORIZED), json!(16)]
     );
+
+    // Mosquitto 2.0.11 sends per-listener plugins no TICK: the expired token's client is
+    // disconnected from the listener's next callback.
+    assert!(wait_until(SECONDS_10, || dir.join("ready").exists()));
+    let kicked = wait_until(Duration::from_secs(15), || {
+        let out = mosquitto_pub(
+            broker.port(0),
+            &words("-i alice-t -u alice -P wonderland -t users/alice/tick -m 1"),
+        );
+        assert!(out.status.success(), "{}", said(&out));
+        broker.count("mqward: disconnecting client `sensor-5`") > 0
+    });
+    assert!(kicked, "{}", broker.log());
+    assert_eq!(finish(expiring)["disconnected"], ADMINISTRATIVE_ACTION);
     let log = broker.stop();
     assert_eq!(log.matches("mqward: loaded").count(), 2, "{log}");
 }
