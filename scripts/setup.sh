@@ -16,6 +16,9 @@ need_rust_component clippy
 # Debian packages: clang builds ring's C and assembly for wasm32 (gcc cannot); openssl and
 # mosquitto (mosquitto_passwd) make independent test credentials; PyJWT signs test tokens;
 # gcc, g++, pkg-config and valgrind build and check the C ABI's C and C++ programs.
+# The Mosquitto plugin: mosquitto-dev and libmosquitto-dev hold the plugin headers its layout
+# test compiles against, libssl-dev the libcrypto it links (i2d_X509); its broker tests run
+# Debian's mosquitto with mosquitto_pub/mosquitto_sub and paho-mqtt.
 need_deb() {
     local missing=()
     for p in "$@"; do
@@ -29,8 +32,9 @@ need_deb() {
         fi
     fi
 }
-need_deb clang openssl mosquitto mosquitto-clients gcc g++ pkg-config valgrind python3
+need_deb clang openssl mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev libssl-dev gcc g++ pkg-config valgrind python3
 python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install -q 'PyJWT[crypto]==2.10.1'
 python3 -c 'import argon2' 2>/dev/null || python3 -m pip install -q 'argon2-cffi==23.1.0'  # argon2id test hashes
 # The EMQX ExHook contract test's independent client: Python grpcio, stubs from grpcio-tools.
 python3 -c 'import grpc, grpc_tools' 2>/dev/null || python3 -m pip install -q 'grpcio==1.85.1' 'grpcio-tools==1.85.1'
+python3 -c 'import paho.mqtt' 2>/dev/null || python3 -m pip install -q 'paho-mqtt==2.2.0'  # broker tests

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs every test of the workspace: unit, corpus, property,
-# adversarial and CLI tests, the doc examples, the wasm32 build of the pure core, the C ABI's
-# C and C++ programs (plain, under ASan+UBSan and valgrind, installed through pkg-config), and the
-# EMQX ExHook server's contract tests (Rust tonic and Python grpcio clients, TLS, signals).
+# adversarial and CLI tests, the Mosquitto plugin in the real broker, the doc examples, the
+# wasm32 build of the pure core, the C ABI's C and C++ programs (plain, under ASan+UBSan and
+# valgrind, installed through pkg-config), the EMQX ExHook server's contract tests (Rust tonic
+# and Python grpcio clients, TLS, signals), and the Mosquitto demo (every outcome as expected).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +15,4 @@ echo "wasm32: mqward-core builds for wasm32-unknown-unknown"
 bash ffi/tests/run-c-tests.sh
 # The ExHook example configuration stays loadable.
 cargo run --release -q -p mqward-emqx --bin mqward-exhook -- --check examples/emqx/exhook.json
+bash scripts/mosquitto-demo.sh | grep -E "UNEXPECTED|every outcome"
