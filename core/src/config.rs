@@ -314,6 +314,12 @@ impl Config {
         files
     }
 
+    /// The session settings (a host that spreads sessions over several engines enforces `max`
+    /// across them).
+    pub fn sessions(&self) -> SessionSettings {
+        self.sessions
+    }
+
     /// The certificate registry's file name, if configured (the CLI and hosts persist to it).
     pub fn registry_file(&self) -> Option<&str> {
         self.certificates.as_ref()?.registry.as_deref()

@@ -308,6 +308,25 @@ impl Identity {
         self.cert.iter().map(|(k, v)| (*k, v.as_str()))
     }
 
+    /// Every attribute that is present but the kind, as (attribute, value): client id,
+    /// username, thing name, certificate fields, claims. With [`Identity::with_attribute`] it
+    /// rebuilds the identity (how hosts pass identities across a boundary).
+    pub fn attributes(&self) -> Vec<(Attribute, &str)> {
+        let mut out = Vec::new();
+        let plain = [
+            (Attribute::ClientId, self.client_id()),
+            (Attribute::Username, self.username()),
+            (Attribute::ThingName, self.thing_name()),
+        ];
+        out.extend(plain.into_iter().filter_map(|(a, v)| Some((a, v?))));
+        out.extend(self.cert_fields().map(|(f, v)| (Attribute::Cert(f), v)));
+        out.extend(
+            self.claims()
+                .map(|(n, v)| (Attribute::Claim(n.to_owned()), v)),
+        );
+        out
+    }
+
     /// The value of any attribute, if present.
     pub fn attribute(&self, attribute: &Attribute) -> Option<&str> {
         match attribute {
@@ -324,6 +343,23 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_rebuild_the_identity() {
+        let id = Identity::new(IdentityKind::Jwt)
+            .with_client_id("+")
+            .with_thing_name("t")
+            .with_cert_field(CertField::SubjectCn, "cn")
+            .with_claim("role", "r");
+        let rebuilt = id
+            .attributes()
+            .into_iter()
+            .fold(Identity::new(id.kind()), |i, (a, v)| {
+                i.with_attribute(&a, v)
+            });
+        assert_eq!(rebuilt, id);
+        assert_eq!(id.attributes().len(), 4);
+    }
 
     #[test]
     fn attribute_names_round_trip() {

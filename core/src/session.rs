@@ -82,6 +82,9 @@ pub enum EndReason {
     /// The trust duration passed and the identity, verified again, was refused (a credential
     /// no longer accepted, or the `connect` permission withdrawn).
     TrustExpired,
+    /// What held the session failed and was replaced (a WebAssembly instance that trapped):
+    /// the client must connect again.
+    Failed,
 }
 
 /// Something the host must act on.

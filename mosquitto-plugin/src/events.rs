@@ -19,6 +19,7 @@ pub fn end_reason(reason: EndReason) -> &'static str {
         EndReason::Revoked => "its certificate was revoked",
         EndReason::Expired => "its credential expired",
         EndReason::TrustExpired => "its trust duration passed (it must authenticate again)",
+        EndReason::Failed => "the engine holding its session failed",
         _ => "its session ended",
     }
 }

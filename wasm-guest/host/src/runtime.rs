@@ -1,0 +1,233 @@
+//! The compiled module and the instances made from it: one wasmtime engine and component,
+//! pre-linked once (no imports to resolve), instantiated from a pooling allocator; every call
+//! bounded by fuel and every instance's memory by a limit.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
+
+use crate::bindings::exports::mqward::engine::engine::{Error as WitError, Guest};
+use crate::bindings::{Mqward, MqwardPre};
+use crate::error::Error;
+
+/// The interface contract this host speaks (`abi-version`).
+pub const ABI_VERSION: u32 = 1;
+
+/// What bounds the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most linear memory one instance may have, in bytes (default 256 MiB). Growing past it
+    /// fails inside the guest, which then traps.
+    pub memory_bytes: usize,
+    /// Fuel (about one unit per WebAssembly instruction) for one decision, explanation or other
+    /// small call (default 50 million: a decision takes a few thousand).
+    pub decision_fuel: u64,
+    /// Fuel for one authentication or session opening (default 20 billion: argon2id and RSA
+    /// take hundreds of millions).
+    pub authentication_fuel: u64,
+    /// Fuel for loading or reloading a configuration or policy (default 200 billion).
+    pub load_fuel: u64,
+    /// The most instances alive at once in the pool (default 64): shards, their replacements
+    /// and spares.
+    pub instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory_bytes: 256 << 20,
+            decision_fuel: 50_000_000,
+            authentication_fuel: 20_000_000_000,
+            load_fuel: 200_000_000_000,
+            instances: 64,
+        }
+    }
+}
+
+/// What a store carries: its resource limits.
+pub struct Host {
+    limits: StoreLimits,
+}
+
+/// The compiled component, shared by every instance and thread.
+pub struct Runtime {
+    engine: Engine,
+    pre: MqwardPre<Host>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn wasm(e: impl std::fmt::Display) -> Error {
+    Error::Wasm(e.to_string())
+}
+
+impl Runtime {
+    /// Compiles a component (`mqward.component.wasm`). With `cache`, the compiled code is kept
+    /// in that directory, named by the component's SHA-256 and the compiler's settings, and
+    /// loaded from there next time instead of compiling again. The directory must be writable
+    /// only by the host's own user: its files are machine code that is run.
+    pub fn new(component: &[u8], limits: Limits, cache: Option<&Path>) -> Result<Runtime, Error> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.instances)
+            .total_core_instances(limits.instances)
+            .total_memories(limits.instances)
+            .total_tables(limits.instances)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(wasm)?;
+        let compiled = match cache {
+            Some(dir) => cached(&engine, component, dir)?,
+            None => Component::new(&engine, component).map_err(|e| wasm(format!("{e:#}")))?,
+        };
+        let linker = Linker::<Host>::new(&engine);
+        let pre = linker.instantiate_pre(&compiled).map_err(|e| {
+            wasm(format!(
+                "the component needs imports this host does not give: {e:#}"
+            ))
+        })?;
+        let pre =
+            MqwardPre::new(pre).map_err(|e| wasm(format!("not an mqward component: {e:#}")))?;
+        let runtime = Runtime {
+            engine,
+            pre,
+            limits,
+        };
+        let mut probe = runtime.instantiate()?;
+        let abi = probe.call(limits.decision_fuel, |g, s| g.call_abi_version(s).map(Ok))?;
+        if abi != ABI_VERSION {
+            return Err(Error::Wasm(format!(
+                "the module speaks interface version {abi}; this host speaks {ABI_VERSION}"
+            )));
+        }
+        Ok(runtime)
+    }
+
+    /// [`Runtime::new`] from a file.
+    pub fn from_file(path: &Path, limits: Limits, cache: Option<&Path>) -> Result<Runtime, Error> {
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::Wasm(format!("{}: {e}", path.display())))?;
+        Runtime::new(&bytes, limits, cache)
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// A fresh instance with nothing loaded.
+    pub fn instantiate(&self) -> Result<Instance, Error> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(1)
+            .build();
+        let mut store = Store::new(&self.engine, Host { limits });
+        store.limiter(|h| &mut h.limits);
+        store.set_fuel(self.limits.load_fuel).map_err(wasm)?;
+        let api = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| wasm(format!("instantiating: {e:#}")))?;
+        Ok(Instance {
+            store,
+            api,
+            stopped: false,
+        })
+    }
+}
+
+/// Compiles through the cache directory.
+fn cached(engine: &Engine, component: &[u8], dir: &Path) -> Result<Component, Error> {
+    let path = cache_path(engine, component, dir);
+    if let Ok(bytes) = std::fs::read(&path) {
+        // SAFETY: `Component::deserialize` runs the machine code in `bytes` as it is. The file
+        // is one this function wrote with `Engine::precompile_component` for this component and
+        // this engine's settings (both are in its name), in a directory the caller keeps
+        // writable only by its own user (see `Runtime::new`). wasmtime still checks the
+        // header, version and settings and refuses a file made by another build, which is
+        // then compiled again below.
+        if let Ok(c) = unsafe { Component::deserialize(engine, &bytes) } {
+            return Ok(c);
+        }
+    }
+    let bytes = engine
+        .precompile_component(component)
+        .map_err(|e| wasm(format!("{e:#}")))?;
+    let _ = std::fs::create_dir_all(dir);
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // The cache is an optimization: a failed write only means compiling again next time.
+    if std::fs::write(&tmp, &bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    // SAFETY: `bytes` was made by `precompile_component` on this engine just now.
+    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| wasm(format!("{e:#}")))
+}
+
+/// The cache file for a component: its SHA-256 and the hash of the settings compiled code
+/// depends on (wasmtime's version, the target, the compiler's flags).
+pub fn cache_path(engine: &Engine, component: &[u8], dir: &Path) -> PathBuf {
+    let digest = ring::digest::digest(&ring::digest::SHA256, component);
+    let mut hex = String::with_capacity(80);
+    for b in digest.as_ref() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    let mut settings = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut settings);
+    dir.join(format!("mqward-{hex}-{:016x}.cwasm", settings.finish()))
+}
+
+/// One instance of the module in its own store: calls one at a time.
+pub struct Instance {
+    store: Store<Host>,
+    api: Mqward,
+    stopped: bool,
+}
+
+impl Instance {
+    /// Calls the guest with `fuel`. A trap (fuel spent, memory limit, a guest bug) is
+    /// [`Error::Stopped`] and leaves the instance stopped: it must be replaced.
+    pub fn call<R>(
+        &mut self,
+        fuel: u64,
+        f: impl FnOnce(&Guest, &mut Store<Host>) -> wasmtime::Result<Result<R, WitError>>,
+    ) -> Result<R, Error> {
+        if self.stopped {
+            return Err(Error::Stopped(
+                "the instance was stopped by an earlier call".into(),
+            ));
+        }
+        self.store.set_fuel(fuel).map_err(wasm)?;
+        match f(self.api.mqward_engine_engine(), &mut self.store) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(crate::convert::error(e)),
+            Err(trap) => {
+                self.stopped = true;
+                let why = match trap.downcast_ref::<wasmtime::Trap>() {
+                    Some(wasmtime::Trap::OutOfFuel) => "it ran out of fuel".to_owned(),
+                    Some(t) => format!("it trapped: {t}"),
+                    None => format!("{trap:#}"),
+                };
+                Err(Error::Stopped(why))
+            }
+        }
+    }
+
+    /// Whether a call trapped in this instance.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+}
