@@ -38,3 +38,7 @@ python3 -c 'import argon2' 2>/dev/null || python3 -m pip install -q 'argon2-cffi
 # The EMQX ExHook contract test's independent client: Python grpcio, stubs from grpcio-tools.
 python3 -c 'import grpc, grpc_tools' 2>/dev/null || python3 -m pip install -q 'grpcio==1.85.1' 'grpcio-tools==1.85.1'
 python3 -c 'import paho.mqtt' 2>/dev/null || python3 -m pip install -q 'paho-mqtt==2.2.0'  # broker tests
+# The WebAssembly module's host-neutrality tests: Node.js's built-in WebAssembly and Python's
+# wasmtime package load the core module (tests/wasm/run-hosts.sh).
+command -v node >/dev/null || need_deb nodejs
+python3 -c 'import wasmtime' 2>/dev/null || python3 -m pip install -q 'wasmtime==51.0.0'

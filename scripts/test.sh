@@ -3,15 +3,19 @@
 # adversarial and CLI tests, the Mosquitto plugin in the real broker, the doc examples, the
 # wasm32 build of the pure core, the C ABI's C and C++ programs (plain, under ASan+UBSan and
 # valgrind, installed through pkg-config), the EMQX ExHook server's contract tests (Rust tonic
-# and Python grpcio clients, TLS, signals), and the Mosquitto demo (every outcome as expected).
+# and Python grpcio clients, TLS, signals), the WebAssembly module (built and checked for
+# imports, exports and size first, because the wasmtime host's tests run it; then loaded from
+# Node.js and Python too), and the Mosquitto demo (every outcome as expected).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/build-wasm.sh
 # Property tests run optimized so that thousands of cases stay quick.
 cargo test --workspace --release --lib --bins --tests
 cargo test --workspace --release --doc
 cargo build -p mqward-core --release --target wasm32-unknown-unknown
 echo "wasm32: mqward-core builds for wasm32-unknown-unknown"
+bash tests/wasm/run-hosts.sh
 bash ffi/tests/run-c-tests.sh
 # The ExHook example configuration stays loadable.
 cargo run --release -q -p mqward-emqx --bin mqward-exhook -- --check examples/emqx/exhook.json

@@ -486,6 +486,17 @@ impl Engine {
         Ok(change)
     }
 
+    /// Applies a certificate state change that another engine reported (a host that spreads
+    /// sessions over several engines keeps their registries in step with the first uses each
+    /// sees), only if the certificate is still in the change's `from` state; no event, no
+    /// session ends. Operators' actions go through [`Engine::set_certificate_state`].
+    pub fn apply_state_change(&self, change: &StateChange) -> Result<(), Error> {
+        self.registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply(change)
+    }
+
     /// The certificate registry as its file's bytes (persist after state changes).
     pub fn registry_json(&self) -> Vec<u8> {
         self.registry

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use mqward_core::authn::registry::{CertState, StateChange};
 use mqward_core::authn::x509::Fingerprint;
 use mqward_core::{
     CertAction, Config, Effect, Engine, Principal, Rejection, Request, SessionToken,
@@ -300,6 +301,19 @@ impl Instance {
             .set_certificate_state(&f, action)
             .map_err(core)?;
         Ok(change.as_ref().map(convert::state_change))
+    }
+
+    /// `apply-state-change`.
+    pub fn apply_state_change(&self, change: &wit::StateChange) -> Result<(), wit::Error> {
+        let bad = |what: &str| wit::Error::InvalidArgument(format!("not a {what}"));
+        let state = |name: &str| CertState::parse(name).ok_or_else(|| bad("certificate state"));
+        let change = StateChange {
+            fingerprint: Fingerprint::parse(&change.fingerprint)
+                .ok_or_else(|| bad("fingerprint"))?,
+            from: change.from.as_deref().map(state).transpose()?,
+            to: state(&change.to)?,
+        };
+        self.engine()?.apply_state_change(&change).map_err(core)
     }
 
     /// `registry-json`.

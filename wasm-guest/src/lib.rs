@@ -181,6 +181,10 @@ impl wit::Guest for Component {
         state().set_certificate_state(&fingerprint, action)
     }
 
+    fn apply_state_change(change: wit::StateChange) -> Result<(), wit::Error> {
+        state().apply_state_change(&change)
+    }
+
     fn registry_json() -> Vec<u8> {
         state().registry_json()
     }
@@ -207,7 +211,10 @@ fn hostile(target: &[u8]) {
         b"hostile/grow" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
-                hoard.push(vec![1u8; 1 << 20]);
+                // Reserved, not written: the memory limit stops it, not the fuel.
+                let mut block = Vec::<u8>::with_capacity(16 << 20);
+                block.push(1);
+                hoard.push(block);
                 std::hint::black_box(&hoard);
             }
         }

@@ -83,7 +83,7 @@ impl fmt::Display for CertState {
 }
 
 /// What a transition changed, for the host to persist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StateChange {
     /// The certificate.
     pub fingerprint: Fingerprint,

@@ -16,11 +16,11 @@
 //!   are bound again.
 //! - The configuration's `sessions.max` holds across shards.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mqward_core::authn::registry::{CertState, Registry, StateChange};
+use mqward_core::authn::registry::StateChange;
 use mqward_core::authn::x509::Fingerprint;
 use mqward_core::{
     CertAction, Config, Credentials, Effect, EndReason, Event, Identity, Rejection, Request,
@@ -68,8 +68,9 @@ pub struct WasmEngine {
     state: Mutex<(Inputs, Vec<(Fingerprint, CertAction)>)>,
     max_sessions: AtomicUsize,
     next_bind: AtomicU64,
-    /// Events of replaced shards, and first uses already reported.
-    pending: Mutex<(Vec<Event>, HashSet<Fingerprint>)>,
+    /// Events taken from shards early (a first use, spread to the other shards at once) and
+    /// the ended sessions of replaced shards, for the next [`WasmEngine::drain_events`].
+    pending: Mutex<Vec<Event>>,
 }
 
 impl std::fmt::Debug for WasmEngine {
@@ -166,7 +167,7 @@ impl WasmEngine {
             state: Mutex::new((inputs, Vec::new())),
             max_sessions: AtomicUsize::new(max_sessions),
             next_bind: AtomicU64::new(0),
-            pending: Mutex::new((Vec::new(), HashSet::new())),
+            pending: Mutex::new(Vec::new()),
         };
         Ok((engine, warnings))
     }
@@ -264,7 +265,7 @@ impl WasmEngine {
                 reason: EndReason::Failed,
             })
             .collect();
-        lock(&self.pending).0.extend(ended);
+        lock(&self.pending).extend(ended);
         shard.instance = instance;
         shard.bound = bound;
         Ok(())
@@ -332,7 +333,9 @@ impl WasmEngine {
         let a = self.on(shard, |s| {
             s.instance
                 .call(fuel, |g, st| g.call_authenticate(st, &c, now))
-        })?;
+        });
+        self.spread(shard);
+        let a = a?;
         Ok(Authenticated {
             identity: convert::identity_in(&a.identity).ok_or_else(|| {
                 Error::Wasm("the guest sent an identity this host cannot read".into())
@@ -379,14 +382,16 @@ impl WasmEngine {
         let fuel = self.runtime.limits().authentication_fuel;
         let c = convert::credentials(credentials);
         let client_id = credentials.client_id.map(str::to_owned);
-        self.on(self.shard_of(&token), |shard| {
+        let opened = self.on(self.shard_of(&token), |shard| {
             let bytes = shard
                 .instance
                 .call(fuel, |g, s| g.call_open_session(s, &c, now, &random))?;
             let opened = convert::token(&bytes)?;
             shard.sessions.insert(opened, client_id);
             Ok(opened)
-        })
+        });
+        self.spread(self.shard_of(&token));
+        opened
     }
 
     /// Closes a session; false if there was none.
@@ -592,29 +597,13 @@ impl WasmEngine {
         f(&mut guard)
     }
 
-    /// The certificate registry as its file's bytes: the first shard's, with the first uses any
-    /// shard saw.
+    /// The certificate registry as its file's bytes (every shard holds the same registry).
     pub fn registry_json(&self) -> Result<Vec<u8>, Error> {
         let fuel = self.runtime.limits().decision_fuel;
-        let bytes = self.on(0, |s| {
+        self.on(0, |s| {
             s.instance
                 .call(fuel, |g, st| g.call_registry_json(st).map(Ok))
-        })?;
-        let activated: Vec<Fingerprint> = lock(&self.pending).1.iter().copied().collect();
-        if bytes.is_empty() || activated.is_empty() {
-            return Ok(bytes);
-        }
-        let mut registry = Registry::parse("registry", &bytes)?;
-        for fingerprint in activated {
-            if registry.state(&fingerprint) == Some(CertState::Inactive) {
-                let _ = registry.apply(&StateChange {
-                    fingerprint,
-                    from: Some(CertState::Inactive),
-                    to: CertState::Active,
-                });
-            }
-        }
-        Ok(registry.to_json())
+        })
     }
 
     /// Ends expired sessions and verifies again those whose trust duration passed, in every
@@ -628,42 +617,77 @@ impl WasmEngine {
         }
     }
 
-    /// Takes the events the host must act on, oldest first in each shard: ended sessions
-    /// (including those of replaced shards) and certificate state changes, each change once.
-    pub fn drain_events(&self) -> Vec<Event> {
+    /// Takes a shard's events now: its first uses are applied to the other shards at once,
+    /// so that every shard's registry stays the same. Call without holding a shard's lock.
+    fn spread(&self, from: usize) {
+        let Ok(events) = self.take(from) else {
+            return;
+        };
         let fuel = self.runtime.limits().decision_fuel;
-        let mut out = std::mem::take(&mut lock(&self.pending).0);
-        let mut changes: HashSet<(Fingerprint, Option<CertState>, CertState)> = HashSet::new();
-        for i in 0..self.shards.len() {
-            let events = self
-                .on(i, |shard| {
-                    let raw = shard
-                        .instance
-                        .call(fuel, |g, s| g.call_drain_events(s).map(Ok))?;
-                    let mut events = Vec::with_capacity(raw.len());
-                    for e in &raw {
-                        let e = convert::event(e)?;
-                        if let Event::Disconnect { session, .. } = &e {
-                            shard.sessions.remove(session);
-                        }
-                        events.push(e);
-                    }
-                    Ok(events)
-                })
-                .unwrap_or_default();
-            for e in events {
-                if let Event::StateChanged(c) = &e {
-                    if !changes.insert((c.fingerprint, c.from, c.to)) {
-                        continue; // the same action, reported by another shard
-                    }
-                    if c.from == Some(CertState::Inactive)
-                        && c.to == CertState::Active
-                        && !lock(&self.pending).1.insert(c.fingerprint)
-                    {
-                        continue; // a first use another shard reported before
-                    }
+        for e in &events {
+            let Event::StateChanged(c) = e else { continue };
+            let change = wit::StateChange {
+                fingerprint: c.fingerprint.to_string(),
+                from: c.from.map(|s| s.as_str().to_owned()),
+                to: c.to.as_str().to_owned(),
+            };
+            for i in (0..self.shards.len()).filter(|i| *i != from) {
+                // A shard that refuses (an operator's action raced) keeps its own state.
+                let _ = self.on(i, |s| {
+                    s.instance
+                        .call(fuel, |g, st| g.call_apply_state_change(st, &change))
+                });
+            }
+        }
+        lock(&self.pending).extend(events);
+    }
+
+    /// A shard's events, its ended sessions forgotten.
+    fn take(&self, shard: usize) -> Result<Vec<Event>, Error> {
+        let fuel = self.runtime.limits().decision_fuel;
+        self.on(shard, |shard| {
+            let raw = shard
+                .instance
+                .call(fuel, |g, s| g.call_drain_events(s).map(Ok))?;
+            let mut events = Vec::with_capacity(raw.len());
+            for e in &raw {
+                let e = convert::event(e)?;
+                if let Event::Disconnect { session, .. } = &e {
+                    shard.sessions.remove(session);
                 }
-                out.push(e);
+                events.push(e);
+            }
+            Ok(events)
+        })
+    }
+
+    /// Takes the events the host must act on: ended sessions (those of replaced shards
+    /// included) and certificate state changes. A change every shard made (an operator's
+    /// action, a reload's carried-over states) is reported once: as many times as the shard
+    /// that made it most often.
+    pub fn drain_events(&self) -> Vec<Event> {
+        let mut out = std::mem::take(&mut *lock(&self.pending));
+        let mut emitted: HashMap<StateChange, usize> = HashMap::new();
+        for e in &out {
+            if let Event::StateChanged(c) = e {
+                *emitted.entry(c.clone()).or_default() += 1;
+            }
+        }
+        for i in 0..self.shards.len() {
+            let mut here: HashMap<StateChange, usize> = HashMap::new();
+            for e in self.take(i).unwrap_or_default() {
+                match e {
+                    Event::StateChanged(c) => {
+                        let k = here.entry(c.clone()).or_default();
+                        *k += 1;
+                        let done = emitted.entry(c.clone()).or_default();
+                        if *k > *done {
+                            *done = *k;
+                            out.push(Event::StateChanged(c));
+                        }
+                    }
+                    other => out.push(other),
+                }
             }
         }
         out
