@@ -19,4 +19,7 @@ bash tests/wasm/run-hosts.sh
 bash ffi/tests/run-c-tests.sh
 # The ExHook example configuration stays loadable.
 cargo run --release -q -p mqward-emqx --bin mqward-exhook -- --check examples/emqx/exhook.json
+cargo run --release -q -p mqward-emqx --bin mqward-exhook -- --check examples/emqx/exhook-wasm.json
+# The ExHook contract again, with the WebAssembly backend deciding.
+MQWARD_EXHOOK_BACKEND=wasm cargo test --release -p mqward-emqx --test contract --test python
 bash scripts/mosquitto-demo.sh | grep -E "UNEXPECTED|every outcome"

@@ -5,21 +5,12 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use mqward_benches::SESSION_POLICY;
 use mqward_core::authn::identity_token::{issue, TokenStore};
 use mqward_core::{Config, Credentials, Engine, Request, SessionToken};
 
 const NOW: u64 = 1_700_000_000;
 const SESSIONS: usize = 2_500;
-
-const POLICY: &str = r#"{
-  "version": 1,
-  "groups": [{ "name": "devices", "selectionRule": "thingName: dev-*", "policies": ["own"] }],
-  "policies": { "own": [
-    { "id": "connect", "effect": "allow", "operations": ["connect"], "resources": ["clientId:${thingName}"] },
-    { "id": "telemetry", "effect": "allow", "operations": ["publish"], "resources": ["topic:fleet/${thingName}/telemetry/#"] },
-    { "id": "secret", "effect": "deny", "operations": ["publish"], "resources": ["topic:fleet/+/secret/#"] }
-  ] }
-}"#;
 
 fn bench(c: &mut Criterion) {
     let mut store = TokenStore::new();
@@ -40,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let (engine, _) = Engine::from_config(
         &config,
         &mut |name| match name {
-            "p.json" => Ok(POLICY.as_bytes().to_vec()),
+            "p.json" => Ok(SESSION_POLICY.as_bytes().to_vec()),
             "t.json" => Ok(store_json.clone()),
             _ => Err("missing".into()),
         },

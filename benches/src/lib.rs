@@ -18,6 +18,18 @@ use mqward_core::{
     Decision, Document, Effect, Identity, IdentityKind, MatchMode, Operation, Request,
 };
 
+/// The sessions benchmarks' policy: devices connect as their thing name and publish their
+/// telemetry; a deny for secrets.
+pub const SESSION_POLICY: &str = r#"{
+  "version": 1,
+  "groups": [{ "name": "devices", "selectionRule": "thingName: dev-*", "policies": ["own"] }],
+  "policies": { "own": [
+    { "id": "connect", "effect": "allow", "operations": ["connect"], "resources": ["clientId:${thingName}"] },
+    { "id": "telemetry", "effect": "allow", "operations": ["publish"], "resources": ["topic:fleet/${thingName}/telemetry/#"] },
+    { "id": "secret", "effect": "deny", "operations": ["publish"], "resources": ["topic:fleet/+/secret/#"] }
+  ] }
+}"#;
+
 /// The statement counts the decision benchmarks run at.
 pub const SIZES: [usize; 3] = [10, 1_000, 100_000];
 

@@ -37,6 +37,24 @@ impl SessionToken {
         &self.0
     }
 
+    /// The token as two numbers, bytes 0-7 and 8-15 little-endian (how it crosses the
+    /// WebAssembly boundary without an allocation).
+    pub fn halves(&self) -> (u64, u64) {
+        let mut first = [0u8; 8];
+        let mut last = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        last.copy_from_slice(&self.0[8..]);
+        (u64::from_le_bytes(first), u64::from_le_bytes(last))
+    }
+
+    /// The token from [`SessionToken::halves`].
+    pub fn from_halves(first: u64, last: u64) -> SessionToken {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&first.to_le_bytes());
+        bytes[8..].copy_from_slice(&last.to_le_bytes());
+        SessionToken(bytes)
+    }
+
     /// Parses 32 hex digits.
     pub fn parse(text: &str) -> Option<SessionToken> {
         let bytes = text.as_bytes();

@@ -2,9 +2,10 @@
 //! from what a client presented, authorizes by session, closes it, reloads, and reports the
 //! sessions the engine ended.
 //!
-//! [`NativeBackend`] runs `mqward-core` in this process. The WASM module, run through the
-//! wasmtime host library, is meant to be the second implementation: the configuration already
-//! carries `"backend": "native" | "wasm"`, and `"wasm"` is refused at start until it lands.
+//! [`NativeBackend`] runs `mqward-core` in this process; [`WasmBackend`] runs the same engine
+//! as the WebAssembly module (`mqward.component.wasm`) through `mqward-wasmtime`. The
+//! configuration's `"backend": "native" | "wasm"` picks one; both answer alike (the host's
+//! tests show the module deciding as native does).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,10 @@ use mqward_core::{
     Credentials, Effect, Engine, Error as CoreError, Event, Principal, Rejection, Request,
     SessionToken,
 };
+use mqward_wasmtime::{Bound, Limits, Runtime, WasmEngine};
 
 use crate::certificate;
-use crate::config::{BackendKind, CertificateListeners, EngineFiles, HookConfig};
+use crate::config::{BackendKind, CertificateListeners, EngineFiles, HookConfig, WasmSettings};
 use crate::error::Error;
 
 /// What a client presented at CONNECT, as ExHook's ClientInfo carries it.
@@ -105,7 +107,18 @@ pub fn open(config: &HookConfig) -> Result<(Arc<dyn Backend>, Vec<String>), Erro
                 NativeBackend::load(&config.engine, config.certificate_listeners.as_ref())?;
             Ok((Arc::new(backend), warnings))
         }
-        BackendKind::Wasm => Err(Error::BackendUnavailable("wasm")),
+        BackendKind::Wasm => {
+            let settings = config.wasm.as_ref().ok_or_else(|| Error::Config {
+                path: config.engine.clone(),
+                message: "`\"backend\": \"wasm\"` needs a `wasm` section".to_owned(),
+            })?;
+            let (backend, warnings) = WasmBackend::load(
+                &config.engine,
+                settings,
+                config.certificate_listeners.as_ref(),
+            )?;
+            Ok((Arc::new(backend), warnings))
+        }
     }
 }
 
@@ -133,14 +146,73 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct NativeBackend {
     engine: Engine,
     engine_path: PathBuf,
-    certificates: Option<CertificateSessions>,
+    certificates: Option<CertificateSessions<Mutex<Principal>>>,
 }
 
+/// The sessions of certificate names from declared mTLS listeners, each holding what decides
+/// for it (a principal natively, a bound identity in WebAssembly).
 #[derive(Debug)]
-struct CertificateSessions {
+struct CertificateSessions<V> {
     require_client_id_match: bool,
     max: usize,
-    table: RwLock<HashMap<SessionToken, Mutex<Principal>>>,
+    table: RwLock<HashMap<SessionToken, V>>,
+}
+
+impl<V> CertificateSessions<V> {
+    fn new(c: &CertificateListeners) -> CertificateSessions<V> {
+        CertificateSessions {
+            require_client_id_match: c.require_client_id_match,
+            max: c.max_sessions,
+            table: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The identity of a certificate name, or why it is refused.
+    fn identity(
+        &self,
+        login: &Login<'_>,
+        name: CertificateName<'_>,
+    ) -> Result<mqward_core::Identity, Failure> {
+        Ok(certificate::identity(
+            name.cn,
+            name.dn,
+            login.client_id,
+            self.require_client_id_match,
+        )?)
+    }
+
+    /// Keeps a new session's decider under a fresh token; `Err` gives the decider back when
+    /// the table is full.
+    fn insert(&self, v: V) -> Result<SessionToken, (Failure, V)> {
+        let token = match random::<16>() {
+            Ok(r) => SessionToken::from_bytes(r),
+            Err(e) => return Err((internal(e), v)),
+        };
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        if table.len() >= self.max {
+            return Err((Rejection::TooManySessions.into(), v));
+        }
+        table.insert(token, v);
+        Ok(token)
+    }
+
+    fn remove(&self, token: &SessionToken) -> Option<V> {
+        self.table
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token)
+    }
+}
+
+/// What a password or token client presented, as credentials.
+fn login_credentials<'a>(login: &Login<'a>) -> Credentials<'a> {
+    Credentials {
+        client_id: Some(login.client_id),
+        username: login.username,
+        password: login.password,
+        certificate: None,
+        psk_identity: None,
+    }
 }
 
 impl NativeBackend {
@@ -156,11 +228,7 @@ impl NativeBackend {
             &random::<32>()?,
         )
         .map_err(|e| engine_error(path, &e))?;
-        let certificates = certificates.map(|c| CertificateSessions {
-            require_client_id_match: c.require_client_id_match,
-            max: c.max_sessions,
-            table: RwLock::new(HashMap::new()),
-        });
+        let certificates = certificates.map(CertificateSessions::new);
         Ok((
             NativeBackend {
                 engine,
@@ -182,24 +250,14 @@ impl NativeBackend {
         name: CertificateName<'_>,
     ) -> Result<SessionToken, Failure> {
         let sessions = self.certificates.as_ref().ok_or(Rejection::Disabled)?;
-        let identity = certificate::identity(
-            name.cn,
-            name.dn,
-            login.client_id,
-            sessions.require_client_id_match,
-        )?;
-        let mut principal = self.engine.bind(identity);
+        let mut principal = self.engine.bind(sessions.identity(login, name)?);
         let connect = Request::connect(login.client_id);
         if !self.engine.authorize(&mut principal, &connect).is_allowed() {
             return Err(Rejection::ConnectDenied.into());
         }
-        let token = SessionToken::from_bytes(random::<16>().map_err(internal)?);
-        let mut table = sessions.table.write().unwrap_or_else(|p| p.into_inner());
-        if table.len() >= sessions.max {
-            return Err(Rejection::TooManySessions.into());
-        }
-        table.insert(token, Mutex::new(principal));
-        Ok(token)
+        sessions
+            .insert(Mutex::new(principal))
+            .map_err(|(failure, _)| failure)
     }
 }
 
@@ -219,15 +277,10 @@ impl Backend for NativeBackend {
         if let Some(name) = login.certificate {
             return self.open_certificate_session(login, name);
         }
-        let credentials = Credentials {
-            client_id: Some(login.client_id),
-            username: login.username,
-            password: login.password,
-            certificate: None,
-            psk_identity: None,
-        };
         let random = random::<16>().map_err(internal)?;
-        Ok(self.engine.open_session(&credentials, now, random)?)
+        Ok(self
+            .engine
+            .open_session(&login_credentials(login), now, random)?)
     }
 
     fn authorize(
@@ -248,8 +301,7 @@ impl Backend for NativeBackend {
 
     fn close_session(&self, session: &SessionToken) {
         if let Some(sessions) = &self.certificates {
-            let mut table = sessions.table.write().unwrap_or_else(|p| p.into_inner());
-            if table.remove(session).is_some() {
+            if sessions.remove(session).is_some() {
                 return;
             }
         }
@@ -265,6 +317,154 @@ impl Backend for NativeBackend {
                 &random::<32>()?,
             )
             .map_err(|e| engine_error(&self.engine_path, &e))
+    }
+
+    fn tick(&self, now: u64) -> Vec<Event> {
+        self.engine.tick(now);
+        self.engine.drain_events()
+    }
+}
+
+/// The WebAssembly module through `mqward-wasmtime`: the engine in instances bounded in time
+/// and memory, a trap answering deny. Certificate names are bound as identities in the
+/// module, as [`NativeBackend`] binds them natively.
+#[derive(Debug)]
+pub struct WasmBackend {
+    engine: WasmEngine,
+    engine_path: PathBuf,
+    certificates: Option<CertificateSessions<Bound>>,
+}
+
+/// A host error as the service's failure: refusals stay refusals, the rest is internal.
+fn wasm_failure(e: mqward_wasmtime::Error) -> Failure {
+    match e {
+        mqward_wasmtime::Error::Engine(e) => e.into(),
+        other => Failure::Internal(other.to_string()),
+    }
+}
+
+fn wasm_error(path: &Path, e: mqward_wasmtime::Error) -> Error {
+    match e {
+        mqward_wasmtime::Error::Engine(e) => engine_error(path, &e),
+        other => Error::Wasm {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl WasmBackend {
+    /// Compiles (or loads from the cache) the module and loads the engine configuration at
+    /// `path` and every file it names into it.
+    pub fn load(
+        path: &Path,
+        settings: &WasmSettings,
+        certificates: Option<&CertificateListeners>,
+    ) -> Result<(WasmBackend, Vec<String>), Error> {
+        let limits = Limits {
+            memory_bytes: settings.memory_mib.saturating_mul(1 << 20),
+            instances: u32::try_from(settings.shards.saturating_mul(2).saturating_add(2))
+                .unwrap_or(u32::MAX),
+            ..Limits::default()
+        };
+        let runtime = Runtime::from_file(&settings.module, limits, settings.cache.as_deref())
+            .map_err(|e| wasm_error(&settings.module, e))?;
+        let files = EngineFiles::read(path)?;
+        let (engine, warnings) = WasmEngine::from_config(
+            Arc::new(runtime),
+            settings.shards,
+            &files.bytes,
+            &mut |name| files.file(name),
+            &random::<32>()?,
+        )
+        .map_err(|e| wasm_error(path, e))?;
+        let certificates = certificates.map(CertificateSessions::new);
+        Ok((
+            WasmBackend {
+                engine,
+                engine_path: path.to_owned(),
+                certificates,
+            },
+            warnings,
+        ))
+    }
+
+    fn open_certificate_session(
+        &self,
+        login: &Login<'_>,
+        name: CertificateName<'_>,
+    ) -> Result<SessionToken, Failure> {
+        let sessions = self.certificates.as_ref().ok_or(Rejection::Disabled)?;
+        let bound = self
+            .engine
+            .bind(sessions.identity(login, name)?)
+            .map_err(wasm_failure)?;
+        let connect = Request::connect(login.client_id);
+        let allowed = self.engine.authorize_bound(&bound, &connect);
+        if allowed != Ok(Effect::Allow) {
+            self.engine.unbind(&bound);
+            return Err(allowed
+                .err()
+                .map_or(Rejection::ConnectDenied.into(), wasm_failure));
+        }
+        sessions.insert(bound).map_err(|(failure, bound)| {
+            self.engine.unbind(&bound);
+            failure
+        })
+    }
+}
+
+impl Backend for WasmBackend {
+    fn open_session(&self, login: &Login<'_>, now: u64) -> Result<SessionToken, Failure> {
+        if let Some(name) = login.certificate {
+            return self.open_certificate_session(login, name);
+        }
+        let random = random::<16>().map_err(internal)?;
+        self.engine
+            .open_session(&login_credentials(login), now, random)
+            .map_err(wasm_failure)
+    }
+
+    fn authorize(
+        &self,
+        session: &SessionToken,
+        request: &Request<'_>,
+        now: u64,
+    ) -> Result<Effect, Failure> {
+        if let Some(sessions) = &self.certificates {
+            let bound = sessions
+                .table
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(session)
+                .copied();
+            if let Some(bound) = bound {
+                return self
+                    .engine
+                    .authorize_bound(&bound, request)
+                    .map_err(wasm_failure);
+            }
+        }
+        self.engine
+            .authorize_session(session, request, now)
+            .map_err(wasm_failure)
+    }
+
+    fn close_session(&self, session: &SessionToken) {
+        if let Some(sessions) = &self.certificates {
+            if let Some(bound) = sessions.remove(session) {
+                self.engine.unbind(&bound);
+                return;
+            }
+        }
+        self.engine.close_session(session);
+    }
+
+    fn reload(&self) -> Result<Vec<String>, Error> {
+        let files = EngineFiles::read(&self.engine_path)?;
+        self.engine
+            .reload_config(&files.bytes, &mut |name| files.file(name), &random::<32>()?)
+            .map_err(|e| wasm_error(&self.engine_path, e))
     }
 
     fn tick(&self, now: u64) -> Vec<Event> {

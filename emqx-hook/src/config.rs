@@ -6,6 +6,7 @@
 //!   "listen": "127.0.0.1:9000",
 //!   "backend": "native",
 //!   "engine": "mqward.json",
+//!   "wasm": { "module": "mqward.component.wasm", "cache": "/var/cache/mqward", "shards": 4 },
 //!   "tls": { "cert": "exhook.pem", "key": "exhook.key", "clientCa": "emqx-ca.pem" },
 //!   "onRefusedLogin": "deny",
 //!   "onUnknownClient": "deny",
@@ -39,6 +40,9 @@ pub struct HookConfig {
     pub backend: BackendKind,
     /// The engine configuration file (policy, password files, keys, sessions).
     pub engine: PathBuf,
+    /// The WebAssembly module and how to run it; required with `"backend": "wasm"`.
+    #[serde(default)]
+    pub wasm: Option<WasmSettings>,
     /// TLS for the gRPC listener; required off loopback unless `insecure`.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
@@ -73,8 +77,34 @@ pub enum BackendKind {
     /// `mqward-core` in this process.
     #[default]
     Native,
-    /// The WASM module through the wasmtime host library (not built in this release).
+    /// The WebAssembly module (`mqward.component.wasm`) through the wasmtime host library.
     Wasm,
+}
+
+/// The WebAssembly backend's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WasmSettings {
+    /// The component (`scripts/build-wasm.sh` writes `target/mqward-wasm/mqward.component.wasm`).
+    pub module: PathBuf,
+    /// A directory for the compiled code, so that a restart does not compile again; writable
+    /// only by the hook's user (its files are machine code that is run).
+    #[serde(default)]
+    pub cache: Option<PathBuf>,
+    /// Instances deciding in parallel (default: the number of CPUs).
+    #[serde(default = "default_shards")]
+    pub shards: usize,
+    /// The most memory one instance may use, in MiB (default 256).
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: usize,
+}
+
+fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn default_memory_mib() -> usize {
+    256
 }
 
 /// The answer for a request mqward does not own.
@@ -152,6 +182,18 @@ impl HookConfig {
             ));
         }
         c.engine = base.join(&c.engine);
+        if let Some(w) = &mut c.wasm {
+            w.module = base.join(&w.module);
+            w.cache = w.cache.as_ref().map(|d| base.join(d));
+            if w.shards == 0 || w.memory_mib == 0 {
+                return Err("`wasm.shards` and `wasm.memoryMib` must be at least 1".to_owned());
+            }
+        }
+        if c.backend == BackendKind::Wasm && c.wasm.is_none() {
+            return Err(
+                "`\"backend\": \"wasm\"` needs a `wasm` section naming the module".to_owned(),
+            );
+        }
         if let Some(tls) = &mut c.tls {
             tls.cert = base.join(&tls.cert);
             tls.key = base.join(&tls.key);
@@ -193,18 +235,22 @@ pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
 pub struct EngineFiles {
     /// The parsed configuration.
     pub config: mqward_core::Config,
+    /// Its bytes (the WebAssembly backend passes them to the module).
+    pub bytes: Vec<u8>,
     base: PathBuf,
 }
 
 impl EngineFiles {
     /// Reads and parses the engine configuration at `path`.
     pub fn read(path: &Path) -> Result<EngineFiles, Error> {
-        let config = mqward_core::Config::from_json(&read(path)?).map_err(|e| Error::Engine {
+        let bytes = read(path)?;
+        let config = mqward_core::Config::from_json(&bytes).map_err(|e| Error::Engine {
             path: path.to_owned(),
             problems: e.problems().to_vec(),
         })?;
         Ok(EngineFiles {
             config,
+            bytes,
             base: path.parent().unwrap_or(Path::new("")).to_owned(),
         })
     }
@@ -248,12 +294,22 @@ mod tests {
     fn every_option_parses() {
         let c = parse(
             r#"{"version":1,"listen":"[::]:9000","backend":"wasm","engine":"e.json",
+                "wasm":{"module":"m.wasm","cache":"c","shards":3,"memoryMib":64},
                 "insecure":true,"onRefusedLogin":"ignore","onUnknownClient":"ignore",
                 "certificateListeners":{"ports":[8883],"requireClientIdMatch":true,"maxSessions":9},
                 "pendingSeconds":5,"authenticationWorkers":3}"#,
         )
         .unwrap();
         assert_eq!(c.backend, BackendKind::Wasm);
+        let w = c.wasm.as_ref().unwrap();
+        assert_eq!(w.module, Path::new("/etc/mqward/m.wasm"));
+        assert_eq!(w.cache.as_deref(), Some(Path::new("/etc/mqward/c")));
+        assert_eq!((w.shards, w.memory_mib), (3, 64));
+        assert!(
+            parse(r#"{"version":1,"listen":"127.0.0.1:1","engine":"e","backend":"wasm"}"#)
+                .unwrap_err()
+                .contains("needs a `wasm` section")
+        );
         assert!(!c.is_loopback());
         assert_eq!(c.on_refused_login, Fallback::Ignore);
         let l = c.certificate_listeners.unwrap();

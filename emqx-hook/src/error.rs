@@ -33,8 +33,13 @@ pub enum Error {
         /// Each problem with its place.
         problems: Vec<Problem>,
     },
-    /// The configuration names a backend this build does not have.
-    BackendUnavailable(&'static str),
+    /// The WebAssembly module cannot be read, compiled or run.
+    Wasm {
+        /// The module.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A listener off loopback without TLS, and `insecure` is not set.
     PlainText(SocketAddr),
     /// A TLS certificate, key or client CA file is unusable.
@@ -71,10 +76,9 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::BackendUnavailable(name) => write!(
-                f,
-                "backend `{name}` is not built in this release; use `\"backend\": \"native\"`"
-            ),
+            Error::Wasm { path, message } => {
+                write!(f, "WebAssembly module `{}`: {message}", path.display())
+            }
             Error::PlainText(addr) => write!(
                 f,
                 "listen address `{addr}` is not loopback: configure `tls` (ClientInfo carries \

@@ -145,7 +145,14 @@ fn check_reports_without_serving() {
     s.write("exhook.json", &format!(r#"{json}, "backend": "wasm"}}"#));
     let (code, log) = run(&[&config]);
     assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("not built in this release"), "{log}");
+    assert!(log.contains("needs a `wasm` section"), "{log}");
+    s.write(
+        "exhook.json",
+        &format!(r#"{json}, "backend": "wasm", "wasm": {{"module": "missing.wasm"}}}}"#),
+    );
+    let (code, log) = run(&[check, &config]);
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("missing.wasm"), "{log}");
 
     s.write(
         "policy.json",

@@ -389,3 +389,45 @@ async fn a_session_whose_token_expires_stays_denied() {
     c.disconnected(&sensor).await;
     assert_eq!(c.publish(&sensor, "devices/sensor-7/t").await, ignore(true));
 }
+
+#[tokio::test]
+async fn the_wasm_backend_answers_as_the_native_one() {
+    let listeners = r#", "certificateListeners": {"ports": [8883]}"#;
+    let mut answers = Vec::new();
+    for backend in [String::new(), wasm_backend()] {
+        let s = setup(&format!("{listeners}{backend}"));
+        let server = start(&s).await;
+        let mut got = Vec::new();
+        for version in VERSIONS {
+            let mut c = Client::connect(&server, version).await;
+            let alice = client(&format!("alice-{version:?}"), "alice", "correct horse");
+            got.push(c.authenticate(alice.clone()).await);
+            for topic in [
+                "devices/alice/t",
+                "devices/bob/t",
+                "devices/alice/secret",
+                "#",
+                "",
+            ] {
+                got.push(c.publish(&alice, topic).await);
+            }
+            got.push(c.subscribe(&alice, "cmd/alice/#").await);
+            got.push(c.subscribe(&alice, "cmd/+/#").await);
+            let wrong = client(&format!("mallory-{version:?}"), "alice", "wrong");
+            got.push(c.authenticate(wrong.clone()).await);
+            got.push(c.publish(&wrong, "devices/alice/t").await);
+            let thing = certificate_client("sensor-1", "sensor-1", 8883);
+            got.push(c.authenticate(thing.clone()).await);
+            got.push(c.publish(&thing, "devices/sensor-1/t").await);
+            got.push(c.publish(&thing, "devices/sensor-2/t").await);
+            let impostor = certificate_client("sensor-1", "sensor-1", 1883);
+            got.push(c.authenticate(impostor).await);
+            c.disconnected(&alice).await;
+            got.push(c.publish(&alice, "devices/alice/t").await);
+        }
+        answers.push(got);
+    }
+    assert_eq!(answers[0], answers[1]);
+    // Not agreement on nonsense: allowed and denied answers both occur.
+    assert!(answers[0].contains(&stop(true)) && answers[0].contains(&stop(false)));
+}

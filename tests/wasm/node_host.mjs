@@ -22,6 +22,7 @@ const REJECTIONS = [
   "disabled", "unknown-session", "too-many-sessions", "connect-denied", "missing-field",
   "stale-revocation-list",
 ];
+const VERDICTS = ["allow", "deny", "unknown-session", "failed"];
 const OP = { connect: 0, publish: 1, subscribe: 2, receive: 3, unsubscribe: 4 };
 
 // ---- canonical ABI helpers ------------------------------------------------------------------
@@ -113,9 +114,17 @@ function requestArgs(g, op, target) {
   const bytes = typeof target === "string" ? new TextEncoder().encode(target) : Uint8Array.from(target);
   return [OP[op], ...g.bytes(bytes), ...NO_QOS, ...NO_RETAIN];
 }
+/** A `verdict` enum, returned directly as an i32 (no return pointer, no cabi_post). */
+function verdict(v) { return VERDICTS[v] ?? `bad verdict ${v}`; }
+/** A `token` record { first, last } (u64 BigInts) as its two flat i64 params. */
+function tokenArgs(t) { return [BigInt.asIntN(64, t.first), BigInt.asIntN(64, t.last)]; }
+/** 16 bytes as a token: bytes 0-7 and 8-15, little-endian. */
+function tokenFromBytes(data) {
+  const v = new DataView(Uint8Array.from(data).buffer);
+  return { first: v.getBigUint64(0, true), last: v.getBigUint64(8, true) };
+}
 function authorizeIdentity(g, handle, op, target) {
-  return g.callPtr("authorize-identity", [handle, ...requestArgs(g, op, target)],
-    (p) => g.readResult(p, 4, (q) => g.u8(q) === 1));
+  return verdict(g.call("authorize-identity", handle, ...requestArgs(g, op, target)));
 }
 function explainIdentity(g, handle, op, target) {
   // explanation: allowed@0, deciding@4, malformed@16, groups@28, matched@36, notes@44, text@52
@@ -150,18 +159,18 @@ function writeCredentials(g, o, creds) {
   });
 }
 function openSession(g, creds, now, random) {
-  // More than 16 flat params: one pointer to (credentials@0, now@64, random@72), size 80, align 8.
-  const args = g.alloc(80, 8);
+  // More than 16 flat params: one pointer to (credentials@0, now@64, random token@72 as two u64),
+  // size 88, align 8. result<token, error>: payload alignment 8, so ok/err at offset 8.
+  const args = g.alloc(88, 8);
   writeCredentials(g, args, creds);
-  const [rp, rl] = g.bytes(random);
+  const t = tokenFromBytes(random);
   const v = g.view();
   v.setBigUint64(args + 64, BigInt(now), true);
-  v.setUint32(args + 72, rp, true); v.setUint32(args + 76, rl, true);
-  return g.callPtr("open-session", [args], (p) => g.readResult(p, 4, (q) => g.readBytes(q)));
+  v.setBigUint64(args + 72, t.first, true); v.setBigUint64(args + 80, t.last, true);
+  return g.callPtr("open-session", [args], (p) => g.readResult(p, 8, (q) => ({ first: g.u64(q), last: g.u64(q + 8) })));
 }
 function authorize(g, session, op, target, now) {
-  return g.callPtr("authorize", [...g.bytes(session), ...requestArgs(g, op, target), BigInt(now)],
-    (p) => g.readResult(p, 4, (q) => g.u8(q) === 1));
+  return verdict(g.call("authorize", ...tokenArgs(session), ...requestArgs(g, op, target), BigInt(now)));
 }
 function pskKey(g, identity) {
   return g.callPtr("psk-key", g.string(identity), (p) => g.readOption(p, (q) => g.readString(q)));
@@ -175,8 +184,8 @@ function check(what, cond, got) {
   else { failed++; console.log(`not ok - ${what}${got === undefined ? "" : ` (got ${JSON.stringify(got, jsonBig)})`}`); }
 }
 function jsonBig(_k, v) { return typeof v === "bigint" ? v.toString() : v; }
-const allowed = (r) => r.ok === true;
-const denied = (r) => r.ok === false;
+const allowed = (r) => r === "allow";
+const denied = (r) => r === "deny";
 const errIs = (r, kase, detail) => r.err !== undefined && r.err.case === kase && (detail === undefined || r.err.detail === detail);
 
 const POLICY = JSON.stringify({
@@ -263,16 +272,19 @@ function main() {
   const now = Math.floor(Date.now() / 1000);
   const admin = { clientId: "c1", username: "admin", password: new TextEncoder().encode("s3cret") };
   const opened = openSession(g, admin, now, randomBytes(16));
-  check("open-session with the right password returns a 16-byte token", opened.ok?.length === 16, opened);
-  const token = opened.ok ?? new Uint8Array(16);
+  check("open-session with the right password returns a token",
+    typeof opened.ok?.first === "bigint" && typeof opened.ok?.last === "bigint", opened);
+  const token = opened.ok ?? { first: 0n, last: 0n };
   check("session publish users/admin/x is allowed", allowed(r = authorize(g, token, "publish", "users/admin/x", now)), r);
   check("session publish users/bob/x is denied", denied(r = authorize(g, token, "publish", "users/bob/x", now)), r);
   check("session-count is 1", g.call("session-count") === 1);
   const wrong = openSession(g, { ...admin, password: new TextEncoder().encode("nope") }, now, randomBytes(16));
   check("open-session with a wrong password is err rejected wrong-secret", errIs(wrong, "rejected", "wrong-secret"), wrong);
-  check("close-session is true", g.call("close-session", ...g.bytes(token)) === 1);
+  check("close-session is true", g.call("close-session", ...tokenArgs(token)) === 1);
   r = authorize(g, token, "publish", "users/admin/x", now);
-  check("authorize after close is err rejected unknown-session", errIs(r, "rejected", "unknown-session"), r);
+  check("authorize after close is unknown-session", r === "unknown-session", r);
+  r = authorize(g, { first: 0n, last: 0n }, "publish", "users/admin/x", now);
+  check("authorize with an all-zero token (never opened) is unknown-session", r === "unknown-session", r);
 
   r = pskKey(g, "nobody");
   check("psk-key of an unknown identity is none", r === null, r);

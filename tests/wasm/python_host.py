@@ -29,6 +29,7 @@ REJECTIONS = [
     "disabled", "unknown-session", "too-many-sessions", "connect-denied", "missing-field",
     "stale-revocation-list",
 ]
+VERDICTS = ["allow", "deny", "unknown-session", "failed"]
 OP = {"connect": 0, "publish": 1, "subscribe": 2, "receive": 3, "unsubscribe": 4}
 # option<u8> / option<bool> as (discriminant, value): QoS and retain unknown here.
 NO_QOS = (0, 0)
@@ -164,13 +165,23 @@ def request_args(g, op, target):
     return [OP[op], *g.bytes_arg(data), *NO_QOS, *NO_RETAIN]
 
 
-def read_bool(g):
-    return lambda q: g.u8(q) == 1
+def verdict(v):
+    """A `verdict` enum, returned directly as an i32 (no return pointer, no cabi_post)."""
+    return VERDICTS[v] if 0 <= v < len(VERDICTS) else f"bad verdict {v}"
+
+
+def token_args(token):
+    """A `token` record (first, last: u64) as its two flat i64 params."""
+    return [as_i64(token[0]), as_i64(token[1])]
+
+
+def token_from_bytes(data):
+    """16 bytes as a token: bytes 0-7 and 8-15, little-endian."""
+    return struct.unpack("<QQ", bytes(data))
 
 
 def authorize_identity(g, handle, op, target):
-    return g.call_ptr("authorize-identity", [as_i64(handle), *request_args(g, op, target)],
-                      lambda p: g.read_result(p, 4, read_bool(g)))
+    return verdict(g.call("authorize-identity", as_i64(handle), *request_args(g, op, target)))
 
 
 def explain_identity(g, handle, op, target):
@@ -211,18 +222,21 @@ def write_credentials(g, o, creds):
         g.put(o + 12 * i, "BxxxII", 1, ptr, n)
 
 
+def read_token(g):
+    return lambda q: (g.u64(q), g.u64(q + 8))
+
+
 def open_session(g, creds, now, random):
-    # More than 16 flat params: one pointer to (credentials@0, now@64, random@72), size 80, align 8.
-    args = g.alloc(80, 8)
+    # More than 16 flat params: one pointer to (credentials@0, now@64, random token@72 as two
+    # u64), size 88, align 8. result<token, error>: payload alignment 8, so ok/err at offset 8.
+    args = g.alloc(88, 8)
     write_credentials(g, args, creds)
-    random = g.bytes_arg(random)
-    g.put(args + 64, "QII", now, *random)
-    return g.call_ptr("open-session", [args], lambda p: g.read_result(p, 4, g.read_bytes))
+    g.put(args + 64, "QQQ", now, *token_from_bytes(random))
+    return g.call_ptr("open-session", [args], lambda p: g.read_result(p, 8, read_token(g)))
 
 
 def authorize(g, session, op, target, now):
-    return g.call_ptr("authorize", [*g.bytes_arg(session), *request_args(g, op, target), now],
-                      lambda p: g.read_result(p, 4, read_bool(g)))
+    return verdict(g.call("authorize", *token_args(session), *request_args(g, op, target), now))
 
 
 def psk_key(g, identity):
@@ -246,11 +260,11 @@ class Checks:
 
 
 def allowed(r):
-    return r.get("ok") is True
+    return r == "allow"
 
 
 def denied(r):
-    return r.get("ok") is False
+    return r == "deny"
 
 
 def err_is(r, case, detail=None):
@@ -357,9 +371,9 @@ def main():
     now = int(time.time())
     admin = {"client_id": "c1", "username": "admin", "password": b"s3cret"}
     opened = open_session(g, admin, now, os.urandom(16))
-    token = opened.get("ok") or bytes(16)
-    check("open-session with the right password returns a 16-byte token",
-          len(opened.get("ok") or b"") == 16, opened)
+    token = opened.get("ok") or (0, 0)
+    check("open-session with the right password returns a token",
+          isinstance(opened.get("ok"), tuple) and len(opened["ok"]) == 2, opened)
     r = authorize(g, token, "publish", "users/admin/x", now)
     check("session publish users/admin/x is allowed", allowed(r), r)
     r = authorize(g, token, "publish", "users/bob/x", now)
@@ -368,10 +382,12 @@ def main():
     wrong = open_session(g, {**admin, "password": b"nope"}, now, os.urandom(16))
     check("open-session with a wrong password is err rejected wrong-secret",
           err_is(wrong, "rejected", "wrong-secret"), wrong)
-    check("close-session is true", g.call("close-session", *g.bytes_arg(token)) == 1)
+    check("close-session is true", g.call("close-session", *token_args(token)) == 1)
     r = authorize(g, token, "publish", "users/admin/x", now)
-    check("authorize after close is err rejected unknown-session",
-          err_is(r, "rejected", "unknown-session"), r)
+    check("authorize after close is unknown-session", r == "unknown-session", r)
+    r = authorize(g, (0, 0), "publish", "users/admin/x", now)
+    check("authorize with an all-zero token (never opened) is unknown-session",
+          r == "unknown-session", r)
 
     r = psk_key(g, "nobody")
     check("psk-key of an unknown identity is none", r is None, r)

@@ -7,7 +7,7 @@ use mqward_core::authn::registry::StateChange;
 use mqward_core::authn::x509::Fingerprint;
 use mqward_core::{
     Attribute, Authenticated, Credentials, Effect, EndReason, Error, Event, Explanation, Identity,
-    IdentityKind, Location, Operation, Problem, Rejection, Request,
+    IdentityKind, Location, Operation, Problem, Rejection, Request, SessionToken,
 };
 
 use crate::bindings::exports::mqward::engine::engine as wit;
@@ -23,6 +23,27 @@ pub fn credentials(c: &wit::Credentials) -> Credentials<'_> {
         password: c.password.as_deref(),
         certificate: c.certificate.as_deref(),
         psk_identity: c.psk_identity.as_deref(),
+    }
+}
+
+/// A WIT token as core's.
+pub fn token_in(t: wit::Token) -> SessionToken {
+    SessionToken::from_halves(t.first, t.last)
+}
+
+/// Core's token as WIT.
+pub fn token_out(t: &SessionToken) -> wit::Token {
+    let (first, last) = t.halves();
+    wit::Token { first, last }
+}
+
+/// A decision as a verdict: an ended session is told apart, every other error is `failed`.
+pub fn verdict(decided: Result<Effect, Error>) -> wit::Verdict {
+    match decided {
+        Ok(Effect::Allow) => wit::Verdict::Allow,
+        Ok(Effect::Deny) => wit::Verdict::Deny,
+        Err(e) if e.rejection() == Some(&Rejection::UnknownSession) => wit::Verdict::UnknownSession,
+        Err(_) => wit::Verdict::Failed,
     }
 }
 
@@ -119,7 +140,7 @@ pub fn event(e: &Event) -> Option<wit::Event> {
             client_id,
             reason,
         } => wit::Event::Disconnect(wit::Disconnect {
-            session: session.as_bytes().to_vec(),
+            session: token_out(session),
             client_id: client_id.clone(),
             reason: match reason {
                 EndReason::Suspended => wit::EndReason::Suspended,
@@ -231,6 +252,13 @@ mod tests {
             .attributes
             .contains(&("cert.subject.cn".to_owned(), "sensor-7".to_owned())));
         assert_eq!(identity_in(&out).unwrap(), id);
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        let t = SessionToken::from_bytes(*b"0123456789abcdef");
+        assert_eq!(token_in(token_out(&t)), t);
+        assert_eq!(token_out(&t).first, u64::from_le_bytes(*b"01234567"));
     }
 
     #[test]

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use mqward_core::authn::registry::{CertState, StateChange};
 use mqward_core::authn::x509::Fingerprint;
-use mqward_core::{
-    CertAction, Config, Effect, Engine, Principal, Rejection, Request, SessionToken,
-};
+use mqward_core::{CertAction, Config, Effect, Engine, Principal, Rejection, Request};
 
 use crate::bindings::exports::mqward::engine::engine as wit;
 use crate::convert;
@@ -42,16 +40,6 @@ fn random32(random: &[u8]) -> Result<[u8; 32], wit::Error> {
     random.try_into().map_err(|_| {
         wit::Error::InvalidArgument(format!("32 random bytes are needed, not {}", random.len()))
     })
-}
-
-fn token(session: &[u8]) -> Result<SessionToken, wit::Error> {
-    let bytes: [u8; 16] = session.try_into().map_err(|_| {
-        wit::Error::InvalidArgument(format!(
-            "a session token is 16 bytes, not {}",
-            session.len()
-        ))
-    })?;
-    Ok(SessionToken::from_bytes(bytes))
 }
 
 /// Loads a configuration with the files the host read for it.
@@ -161,22 +149,21 @@ impl Instance {
         &self,
         credentials: &wit::Credentials,
         now: u64,
-        random: &[u8],
-    ) -> Result<Vec<u8>, wit::Error> {
-        let random = token(random)?;
+        random: wit::Token,
+    ) -> Result<wit::Token, wit::Error> {
+        let random = convert::token_in(random);
         let t = self
             .engine()?
             .open_session(&convert::credentials(credentials), now, *random.as_bytes())
             .map_err(core)?;
-        Ok(t.as_bytes().to_vec())
+        Ok(convert::token_out(&t))
     }
 
     /// `close-session`.
-    pub fn close_session(&self, session: &[u8]) -> bool {
-        match (self.engine.as_ref(), token(session)) {
-            (Some(e), Ok(t)) => e.close_session(&t),
-            _ => false,
-        }
+    pub fn close_session(&self, session: wit::Token) -> bool {
+        self.engine
+            .as_ref()
+            .is_some_and(|e| e.close_session(&convert::token_in(session)))
     }
 
     /// `session-count`.
@@ -187,29 +174,24 @@ impl Instance {
     }
 
     /// `authorize`.
-    pub fn authorize(
-        &self,
-        session: &[u8],
-        request: &Request<'_>,
-        now: u64,
-    ) -> Result<bool, wit::Error> {
-        let t = token(session)?;
-        let effect = self
-            .engine()?
-            .authorize_session(&t, request, now)
-            .map_err(core)?;
-        Ok(effect == Effect::Allow)
+    pub fn authorize(&self, session: wit::Token, request: &Request<'_>, now: u64) -> wit::Verdict {
+        match &self.engine {
+            Some(e) => {
+                convert::verdict(e.authorize_session(&convert::token_in(session), request, now))
+            }
+            None => wit::Verdict::Failed,
+        }
     }
 
     /// `authorize-greengrass`.
     pub fn authorize_greengrass(
         &self,
-        session: &[u8],
+        session: wit::Token,
         operation: &str,
         resource: &str,
         now: u64,
     ) -> Result<bool, wit::Error> {
-        let t = token(session)?;
+        let t = convert::token_in(session);
         let effect = self
             .engine()?
             .authorize_session_greengrass(&t, operation, resource, now)
@@ -220,11 +202,11 @@ impl Instance {
     /// `explain`.
     pub fn explain(
         &self,
-        session: &[u8],
+        session: wit::Token,
         request: &Request<'_>,
         now: u64,
     ) -> Result<wit::Explanation, wit::Error> {
-        let t = token(session)?;
+        let t = convert::token_in(session);
         let e = self
             .engine()?
             .explain_session(&t, request, now)
@@ -256,13 +238,13 @@ impl Instance {
     }
 
     /// `authorize-identity`.
-    pub fn authorize_identity(
-        &mut self,
-        handle: u64,
-        request: &Request<'_>,
-    ) -> Result<bool, wit::Error> {
-        let (engine, principal) = self.bound(handle)?;
-        Ok(engine.authorize(principal, request).is_allowed())
+    pub fn authorize_identity(&mut self, handle: u64, request: &Request<'_>) -> wit::Verdict {
+        match self.bound(handle) {
+            Ok((engine, principal)) => {
+                convert::verdict(Ok(engine.authorize(principal, request).effect))
+            }
+            Err(_) => wit::Verdict::Failed,
+        }
     }
 
     /// `explain-identity`.

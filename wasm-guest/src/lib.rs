@@ -92,13 +92,13 @@ impl wit::Guest for Component {
     fn open_session(
         credentials: wit::Credentials,
         now: u64,
-        random: Vec<u8>,
-    ) -> Result<Vec<u8>, wit::Error> {
-        state().open_session(&credentials, now, &random)
+        random: wit::Token,
+    ) -> Result<wit::Token, wit::Error> {
+        state().open_session(&credentials, now, random)
     }
 
-    fn close_session(session: Vec<u8>) -> bool {
-        state().close_session(&session)
+    fn close_session(session: wit::Token) -> bool {
+        state().close_session(session)
     }
 
     fn session_count() -> u32 {
@@ -106,33 +106,33 @@ impl wit::Guest for Component {
     }
 
     fn authorize(
-        session: Vec<u8>,
+        session: wit::Token,
         operation: wit::Operation,
         target: Vec<u8>,
         qos: Option<u8>,
         retain: Option<bool>,
         now: u64,
-    ) -> Result<bool, wit::Error> {
+    ) -> wit::Verdict {
         #[cfg(feature = "hostile")]
         hostile(&target);
         state().authorize(
-            &session,
+            session,
             &convert::request(operation, &target, qos, retain),
             now,
         )
     }
 
     fn authorize_greengrass(
-        session: Vec<u8>,
+        session: wit::Token,
         operation: String,
         resource: String,
         now: u64,
     ) -> Result<bool, wit::Error> {
-        state().authorize_greengrass(&session, &operation, &resource, now)
+        state().authorize_greengrass(session, &operation, &resource, now)
     }
 
     fn explain(
-        session: Vec<u8>,
+        session: wit::Token,
         operation: wit::Operation,
         target: Vec<u8>,
         qos: Option<u8>,
@@ -140,7 +140,7 @@ impl wit::Guest for Component {
         now: u64,
     ) -> Result<wit::Explanation, wit::Error> {
         state().explain(
-            &session,
+            session,
             &convert::request(operation, &target, qos, retain),
             now,
         )
@@ -156,7 +156,7 @@ impl wit::Guest for Component {
         target: Vec<u8>,
         qos: Option<u8>,
         retain: Option<bool>,
-    ) -> Result<bool, wit::Error> {
+    ) -> wit::Verdict {
         state().authorize_identity(handle, &convert::request(operation, &target, qos, retain))
     }
 

@@ -116,9 +116,24 @@ pub fn mosquitto_passwd(file: &Path, users: &[(&str, &str)]) {
     }
 }
 
+/// The members that select the WebAssembly backend: the module `scripts/build-wasm.sh` made,
+/// its compiled code cached beside it.
+pub fn wasm_backend() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/mqward-wasm");
+    format!(
+        r#", "backend": "wasm", "wasm": {{"module": "{dir}/mqward.component.wasm", "cache": "{dir}/cache", "shards": 2}}"#
+    )
+}
+
 /// A directory holding the policy, the password file, the engine configuration and a hook
-/// configuration (`exhook.json`) with `extra` JSON members added.
+/// configuration (`exhook.json`) with `extra` JSON members added. With
+/// `MQWARD_EXHOOK_BACKEND=wasm` in the environment the hook runs the WebAssembly backend
+/// (`scripts/test.sh` runs the contract tests both ways).
 pub fn setup(extra: &str) -> Scratch {
+    let extra = match std::env::var("MQWARD_EXHOOK_BACKEND").as_deref() {
+        Ok("wasm") if !extra.contains("\"backend\"") => format!("{extra}{}", wasm_backend()),
+        _ => extra.to_owned(),
+    };
     let s = Scratch::new();
     s.write("policy.json", POLICY);
     mosquitto_passwd(&s.path("passwd"), &USERS);

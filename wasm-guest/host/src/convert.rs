@@ -82,7 +82,7 @@ pub fn event(e: &wit::Event) -> Result<Event, Error> {
     Ok(match e {
         wit::Event::StateChanged(c) => Event::StateChanged(state_change(c)?),
         wit::Event::Disconnect(d) => Event::Disconnect {
-            session: token(&d.session)?,
+            session: token_in(d.session),
             client_id: d.client_id.clone(),
             reason: match d.reason {
                 wit::EndReason::Suspended => EndReason::Suspended,
@@ -94,15 +94,15 @@ pub fn event(e: &wit::Event) -> Result<Event, Error> {
     })
 }
 
-/// A WIT session token as core.
-pub fn token(bytes: &[u8]) -> Result<SessionToken, Error> {
-    let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
-        Error::Wasm(format!(
-            "the guest sent a {}-byte session token",
-            bytes.len()
-        ))
-    })?;
-    Ok(SessionToken::from_bytes(bytes))
+/// A WIT token as core's.
+pub fn token_in(t: wit::Token) -> SessionToken {
+    SessionToken::from_halves(t.first, t.last)
+}
+
+/// Core's token as WIT.
+pub fn token_out(t: &SessionToken) -> wit::Token {
+    let (first, last) = t.halves();
+    wit::Token { first, last }
 }
 
 /// A WIT explanation as the host's.
@@ -229,6 +229,7 @@ mod tests {
             ))
             .to_string()
         );
-        assert!(token(&[0; 15]).is_err());
+        let t = SessionToken::from_bytes(*b"0123456789abcdef");
+        assert_eq!(token_in(token_out(&t)), t);
     }
 }

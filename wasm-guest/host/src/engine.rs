@@ -10,7 +10,7 @@
 //!   nothing anywhere.
 //! - Certificate suspensions, reactivations and revocations go to every shard (each has its own
 //!   copy of the registry) and are kept, so that a replaced shard gets them again.
-//! - A call that traps (fuel, memory, a guest bug) is a denial. The shard is replaced by a fresh
+//! - A call that traps (budget, memory, a guest bug) is a denial. The shard is replaced by a fresh
 //!   instance loaded with the current inputs; its sessions end with
 //!   [`EndReason::Failed`] events (their clients must connect again) and its bound identities
 //!   are bound again.
@@ -30,7 +30,7 @@ use mqward_core::{
 use crate::bindings::exports::mqward::engine::engine as wit;
 use crate::convert;
 use crate::error::Error;
-use crate::runtime::{Instance, Runtime};
+use crate::runtime::{Call, Instance, Runtime};
 use crate::{Authenticated, Explanation};
 
 /// An identity bound with [`WasmEngine::bind`].
@@ -103,30 +103,30 @@ fn files(
 
 impl Inputs {
     /// Loads these inputs into a fresh instance; returns the warnings.
-    fn load(&self, instance: &mut Instance, fuel: u64) -> Result<Vec<String>, Error> {
+    fn load(&self, instance: &mut Instance, budget: u64) -> Result<Vec<String>, Error> {
         match self {
             Inputs::Policy(p) => instance
-                .call(fuel, |g, s| g.call_load_policy(s, p))
+                .call(budget, |g, s| g.call_load_policy(s, p))
                 .map(|()| Vec::new()),
             Inputs::Config {
                 config,
                 files,
                 random,
-            } => instance.call(fuel, |g, s| g.call_load(s, config, files, random)),
+            } => instance.call(budget, |g, s| g.call_load(s, config, files, random)),
         }
     }
 
     /// Reloads an instance with these inputs; on error it keeps what it had.
-    fn reload(&self, instance: &mut Instance, fuel: u64) -> Result<Vec<String>, Error> {
+    fn reload(&self, instance: &mut Instance, budget: u64) -> Result<Vec<String>, Error> {
         match self {
             Inputs::Policy(p) => instance
-                .call(fuel, |g, s| g.call_reload_policy(s, p))
+                .call(budget, |g, s| g.call_reload_policy(s, p))
                 .map(|()| Vec::new()),
             Inputs::Config {
                 config,
                 files,
                 random,
-            } => instance.call(fuel, |g, s| g.call_reload(s, config, files, random)),
+            } => instance.call(budget, |g, s| g.call_reload(s, config, files, random)),
         }
     }
 }
@@ -146,12 +146,12 @@ impl WasmEngine {
         inputs: Inputs,
         max_sessions: usize,
     ) -> Result<(WasmEngine, Vec<String>), Error> {
-        let fuel = runtime.limits().load_fuel;
+        let budget = runtime.budget(Call::Load);
         let mut warnings = Vec::new();
         let mut made = Vec::with_capacity(shards.max(1));
         for i in 0..shards.max(1) {
             let mut instance = runtime.instantiate()?;
-            let w = inputs.load(&mut instance, fuel)?;
+            let w = inputs.load(&mut instance, budget)?;
             if i == 0 {
                 warnings = w;
             }
@@ -235,15 +235,16 @@ impl WasmEngine {
 
     /// Replaces a stopped shard's instance with a fresh one loaded with the current inputs.
     fn replace(&self, shard: &mut Shard) -> Result<(), Error> {
-        let limits = self.runtime.limits();
         let state = lock(&self.state);
         let mut instance = self.runtime.instantiate()?;
-        state.0.load(&mut instance, limits.load_fuel)?;
+        state
+            .0
+            .load(&mut instance, self.runtime.budget(Call::Load))?;
         for (fingerprint, a) in &state.1 {
             let hex = fingerprint.to_string();
             // An action the fresh registry refuses (a revoked certificate reactivated) was
             // refused the first time too.
-            let _ = instance.call(limits.decision_fuel, |g, s| {
+            let _ = instance.call(self.runtime.budget(Call::Decision), |g, s| {
                 g.call_set_certificate_state(s, &hex, action(*a))
             });
         }
@@ -251,8 +252,9 @@ impl WasmEngine {
         let mut bound = HashMap::with_capacity(shard.bound.len());
         for (id, (_, identity)) in shard.bound.drain() {
             let wit_identity = convert::identity(&identity);
-            if let Ok(h) = instance.call(limits.decision_fuel, |g, s| g.call_bind(s, &wit_identity))
-            {
+            if let Ok(h) = instance.call(self.runtime.budget(Call::Decision), |g, s| {
+                g.call_bind(s, &wit_identity)
+            }) {
                 bound.insert(id, (h, identity));
             }
         }
@@ -306,16 +308,16 @@ impl WasmEngine {
     }
 
     fn reload(&self, inputs: Inputs) -> Result<Vec<String>, Error> {
-        let fuel = self.runtime.limits().load_fuel;
+        let budget = self.runtime.budget(Call::Load);
         // The first shard decides whether the new inputs are valid.
-        let warnings = self.on(0, |shard| inputs.reload(&mut shard.instance, fuel))?;
+        let warnings = self.on(0, |shard| inputs.reload(&mut shard.instance, budget))?;
         let mut state = lock(&self.state);
         state.0 = inputs.clone();
         drop(state);
         for i in 1..self.shards.len() {
             // Valid on the first shard, so valid here; a trap replaces the shard, which then
             // loads the new inputs.
-            let _ = self.on(i, |shard| inputs.reload(&mut shard.instance, fuel));
+            let _ = self.on(i, |shard| inputs.reload(&mut shard.instance, budget));
         }
         Ok(warnings)
     }
@@ -326,13 +328,13 @@ impl WasmEngine {
         credentials: &Credentials<'_>,
         now: u64,
     ) -> Result<Authenticated, Error> {
-        let fuel = self.runtime.limits().authentication_fuel;
+        let budget = self.runtime.budget(Call::Authentication);
         let c = convert::credentials(credentials);
         // Spread over the shards by the credential's length: any shard answers the same.
         let shard = c.password.as_ref().map_or(0, Vec::len) % self.shards.len();
         let a = self.on(shard, |s| {
             s.instance
-                .call(fuel, |g, st| g.call_authenticate(st, &c, now))
+                .call(budget, |g, st| g.call_authenticate(st, &c, now))
         });
         self.spread(shard);
         let a = a?;
@@ -351,9 +353,9 @@ impl WasmEngine {
 
     /// Checks a certificate chain alone.
     pub fn verify_certificate(&self, certificate: &[u8], now: u64) -> Result<(), Error> {
-        let fuel = self.runtime.limits().authentication_fuel;
+        let budget = self.runtime.budget(Call::Authentication);
         self.on(0, |s| {
-            s.instance.call(fuel, |g, st| {
+            s.instance.call(budget, |g, st| {
                 g.call_verify_certificate(st, certificate, now)
             })
         })
@@ -361,10 +363,10 @@ impl WasmEngine {
 
     /// The PSK key of an identity as lowercase hex.
     pub fn psk_key_hex(&self, identity: &str) -> Result<Option<String>, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         self.on(0, |s| {
             s.instance
-                .call(fuel, |g, st| g.call_psk_key(st, identity).map(Ok))
+                .call(budget, |g, st| g.call_psk_key(st, identity).map(Ok))
         })
     }
 
@@ -379,14 +381,15 @@ impl WasmEngine {
         if self.session_count()? >= self.max_sessions.load(Ordering::Relaxed) {
             return Err(Rejection::TooManySessions.into());
         }
-        let fuel = self.runtime.limits().authentication_fuel;
+        let budget = self.runtime.budget(Call::Authentication);
         let c = convert::credentials(credentials);
         let client_id = credentials.client_id.map(str::to_owned);
         let opened = self.on(self.shard_of(&token), |shard| {
-            let bytes = shard
+            let random = convert::token_out(&token);
+            let opened = shard
                 .instance
-                .call(fuel, |g, s| g.call_open_session(s, &c, now, &random))?;
-            let opened = convert::token(&bytes)?;
+                .call(budget, |g, s| g.call_open_session(s, &c, now, random))?;
+            let opened = convert::token_in(opened);
             shard.sessions.insert(opened, client_id);
             Ok(opened)
         });
@@ -396,11 +399,11 @@ impl WasmEngine {
 
     /// Closes a session; false if there was none.
     pub fn close_session(&self, token: &SessionToken) -> bool {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         self.on(self.shard_of(token), |shard| {
             shard.sessions.remove(token);
-            shard.instance.call(fuel, |g, s| {
-                g.call_close_session(s, token.as_bytes()).map(Ok)
+            shard.instance.call(budget, |g, s| {
+                g.call_close_session(s, convert::token_out(token)).map(Ok)
             })
         })
         .unwrap_or(false)
@@ -408,12 +411,12 @@ impl WasmEngine {
 
     /// The number of live sessions in every shard.
     pub fn session_count(&self) -> Result<usize, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let mut n = 0usize;
         for i in 0..self.shards.len() {
             let c = self.on(i, |s| {
                 s.instance
-                    .call(fuel, |g, st| g.call_session_count(st).map(Ok))
+                    .call(budget, |g, st| g.call_session_count(st).map(Ok))
             })?;
             n = n.saturating_add(usize::try_from(c).unwrap_or(usize::MAX));
         }
@@ -428,22 +431,25 @@ impl WasmEngine {
         request: &Request<'_>,
         now: u64,
     ) -> Result<Effect, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let op = convert::operation(request.operation);
-        self.on(self.shard_of(token), |shard| {
-            shard.instance.call(fuel, |g, s| {
-                g.call_authorize(
-                    s,
-                    token.as_bytes(),
-                    op,
-                    request.resource,
-                    request.qos,
-                    request.retain,
-                    now,
-                )
+        let t = convert::token_out(token);
+        let verdict = self.on(self.shard_of(token), |shard| {
+            shard.instance.call(budget, |g, s| {
+                g.call_authorize(s, t, op, request.resource, request.qos, request.retain, now)
+                    .map(Ok)
             })
-        })
-        .map(|allowed| if allowed { Effect::Allow } else { Effect::Deny })
+        })?;
+        match verdict {
+            wit::Verdict::Allow => Ok(Effect::Allow),
+            wit::Verdict::Deny => Ok(Effect::Deny),
+            wit::Verdict::UnknownSession => Err(Rejection::UnknownSession.into()),
+            // The slow path says why.
+            wit::Verdict::Failed => Err(self
+                .explain_session(token, request, now)
+                .err()
+                .unwrap_or_else(|| Error::Wasm("the guest did not decide".into()))),
+        }
     }
 
     /// Decides by Greengrass strings (`mqtt:publish`, `mqtt:topic:a/b`).
@@ -454,10 +460,10 @@ impl WasmEngine {
         resource: &str,
         now: u64,
     ) -> Result<Effect, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         self.on(self.shard_of(token), |shard| {
-            shard.instance.call(fuel, |g, s| {
-                g.call_authorize_greengrass(s, token.as_bytes(), operation, resource, now)
+            shard.instance.call(budget, |g, s| {
+                g.call_authorize_greengrass(s, convert::token_out(token), operation, resource, now)
             })
         })
         .map(|allowed| if allowed { Effect::Allow } else { Effect::Deny })
@@ -470,13 +476,13 @@ impl WasmEngine {
         request: &Request<'_>,
         now: u64,
     ) -> Result<Explanation, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let op = convert::operation(request.operation);
         self.on(self.shard_of(token), |shard| {
-            shard.instance.call(fuel, |g, s| {
+            shard.instance.call(budget, |g, s| {
                 g.call_explain(
                     s,
-                    token.as_bytes(),
+                    convert::token_out(token),
                     op,
                     request.resource,
                     request.qos,
@@ -490,14 +496,14 @@ impl WasmEngine {
 
     /// Binds an identity the host built (a certificate name its broker verified) to the policy.
     pub fn bind(&self, identity: Identity) -> Result<Bound, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let id = self.next_bind.fetch_add(1, Ordering::Relaxed);
         let shard = usize::try_from(id % self.shards.len() as u64).unwrap_or(0);
         let wit_identity = convert::identity(&identity);
         self.on(shard, |s| {
             let handle = s
                 .instance
-                .call(fuel, |g, st| g.call_bind(st, &wit_identity))?;
+                .call(budget, |g, st| g.call_bind(st, &wit_identity))?;
             s.bound.insert(id, (handle, identity));
             Ok(Bound { shard, id })
         })
@@ -513,15 +519,23 @@ impl WasmEngine {
 
     /// Decides a request for a bound identity, as [`mqward_core::Engine::authorize`].
     pub fn authorize_bound(&self, bound: &Bound, request: &Request<'_>) -> Result<Effect, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let op = convert::operation(request.operation);
-        self.on(bound.shard, |shard| {
+        let verdict = self.on(bound.shard, |shard| {
             let h = WasmEngine::handle(shard, bound)?;
-            shard.instance.call(fuel, |g, s| {
+            shard.instance.call(budget, |g, s| {
                 g.call_authorize_identity(s, h, op, request.resource, request.qos, request.retain)
+                    .map(Ok)
             })
-        })
-        .map(|allowed| if allowed { Effect::Allow } else { Effect::Deny })
+        })?;
+        match verdict {
+            wit::Verdict::Allow => Ok(Effect::Allow),
+            wit::Verdict::Deny => Ok(Effect::Deny),
+            _ => Err(self
+                .explain_bound(bound, request)
+                .err()
+                .unwrap_or_else(|| Error::Wasm("the guest did not decide".into()))),
+        }
     }
 
     /// Explains a decision for a bound identity.
@@ -530,11 +544,11 @@ impl WasmEngine {
         bound: &Bound,
         request: &Request<'_>,
     ) -> Result<Explanation, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let op = convert::operation(request.operation);
         self.on(bound.shard, |shard| {
             let h = WasmEngine::handle(shard, bound)?;
-            shard.instance.call(fuel, |g, s| {
+            shard.instance.call(budget, |g, s| {
                 g.call_explain_identity(s, h, op, request.resource, request.qos, request.retain)
             })
         })
@@ -543,11 +557,11 @@ impl WasmEngine {
 
     /// Forgets a bound identity; false if it was not bound.
     pub fn unbind(&self, bound: &Bound) -> bool {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         self.on(bound.shard, |shard| match shard.bound.remove(&bound.id) {
             Some((h, _)) => shard
                 .instance
-                .call(fuel, |g, s| g.call_unbind(s, h).map(Ok)),
+                .call(budget, |g, s| g.call_unbind(s, h).map(Ok)),
             None => Ok(false),
         })
         .unwrap_or(false)
@@ -560,13 +574,13 @@ impl WasmEngine {
         fingerprint: &Fingerprint,
         a: CertAction,
     ) -> Result<Option<StateChange>, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         let hex = fingerprint.to_string();
         let mut state = lock(&self.state);
         let mut first = None;
         for i in 0..self.shards.len() {
             let r = self.on_locked(i, |shard| {
-                shard.instance.call(fuel, |g, s| {
+                shard.instance.call(budget, |g, s| {
                     g.call_set_certificate_state(s, &hex, action(a))
                 })
             });
@@ -599,20 +613,21 @@ impl WasmEngine {
 
     /// The certificate registry as its file's bytes (every shard holds the same registry).
     pub fn registry_json(&self) -> Result<Vec<u8>, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         self.on(0, |s| {
             s.instance
-                .call(fuel, |g, st| g.call_registry_json(st).map(Ok))
+                .call(budget, |g, st| g.call_registry_json(st).map(Ok))
         })
     }
 
     /// Ends expired sessions and verifies again those whose trust duration passed, in every
     /// shard.
     pub fn tick(&self, now: u64) {
-        let fuel = self.runtime.limits().authentication_fuel;
+        let budget = self.runtime.budget(Call::Authentication);
         for i in 0..self.shards.len() {
             let _ = self.on(i, |s| {
-                s.instance.call(fuel, |g, st| g.call_tick(st, now).map(Ok))
+                s.instance
+                    .call(budget, |g, st| g.call_tick(st, now).map(Ok))
             });
         }
     }
@@ -623,7 +638,7 @@ impl WasmEngine {
         let Ok(events) = self.take(from) else {
             return;
         };
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         for e in &events {
             let Event::StateChanged(c) = e else { continue };
             let change = wit::StateChange {
@@ -635,7 +650,7 @@ impl WasmEngine {
                 // A shard that refuses (an operator's action raced) keeps its own state.
                 let _ = self.on(i, |s| {
                     s.instance
-                        .call(fuel, |g, st| g.call_apply_state_change(st, &change))
+                        .call(budget, |g, st| g.call_apply_state_change(st, &change))
                 });
             }
         }
@@ -644,11 +659,11 @@ impl WasmEngine {
 
     /// A shard's events, its ended sessions forgotten.
     fn take(&self, shard: usize) -> Result<Vec<Event>, Error> {
-        let fuel = self.runtime.limits().decision_fuel;
+        let budget = self.runtime.budget(Call::Decision);
         self.on(shard, |shard| {
             let raw = shard
                 .instance
-                .call(fuel, |g, s| g.call_drain_events(s).map(Ok))?;
+                .call(budget, |g, s| g.call_drain_events(s).map(Ok))?;
             let mut events = Vec::with_capacity(raw.len());
             for e in &raw {
                 let e = convert::event(e)?;

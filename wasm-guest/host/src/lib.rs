@@ -26,7 +26,7 @@
 //!   imports nothing), instances from a pooling allocator, compiled code cached on disk.
 //! - [`WasmEngine`]: the engine's calls ([`mqward_core::Engine`]'s names and types) over a
 //!   set of instances, one store each behind a mutex, so that many threads decide at once.
-//! - [`Limits`]: fuel per call class and memory per instance. A guest stopped by them, or
+//! - [`Limits`]: a time limit per call class and memory per instance. A guest stopped by them, or
 //!   trapping, answers [`Error::Stopped`]: a denial. Its instance is replaced.
 
 pub mod convert;
@@ -42,7 +42,7 @@ pub mod bindings {
 
 pub use engine::{Bound, WasmEngine};
 pub use error::Error;
-pub use runtime::{Limits, Runtime};
+pub use runtime::{Call, Limits, Runtime};
 
 use mqward_core::authn::x509::Fingerprint;
 use mqward_core::{Effect, Identity};

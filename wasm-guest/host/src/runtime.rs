@@ -1,9 +1,12 @@
 //! The compiled module and the instances made from it: one wasmtime engine and component,
 //! pre-linked once (no imports to resolve), instantiated from a pooling allocator; every call
-//! bounded by fuel and every instance's memory by a limit.
+//! bounded in time (wasmtime epochs) and every instance's memory by a limit.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
@@ -24,14 +27,14 @@ pub struct Limits {
     /// The most linear memory one instance may have, in bytes (default 256 MiB). Growing past it
     /// fails inside the guest, which then traps.
     pub memory_bytes: usize,
-    /// Fuel (about one unit per WebAssembly instruction) for one decision, explanation or other
-    /// small call (default 50 million: a decision takes a few thousand).
-    pub decision_fuel: u64,
-    /// Fuel for one authentication or session opening (default 20 billion: argon2id and RSA
-    /// take hundreds of millions).
-    pub authentication_fuel: u64,
-    /// Fuel for loading or reloading a configuration or policy (default 200 billion).
-    pub load_fuel: u64,
+    /// The longest one decision, explanation or other small call may run (default 100 ms: a
+    /// decision takes under a microsecond).
+    pub decision: Duration,
+    /// The longest one authentication or session opening may run (default 10 s: argon2id and
+    /// RSA take milliseconds).
+    pub authentication: Duration,
+    /// The longest loading or reloading a configuration or policy may run (default 120 s).
+    pub load: Duration,
     /// The most instances alive at once in the pool (default 64): shards, their replacements
     /// and spares.
     pub instances: u32,
@@ -41,13 +44,27 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             memory_bytes: 256 << 20,
-            decision_fuel: 50_000_000,
-            authentication_fuel: 20_000_000_000,
-            load_fuel: 200_000_000_000,
+            decision: Duration::from_millis(100),
+            authentication: Duration::from_secs(10),
+            load: Duration::from_secs(120),
             instances: 64,
         }
     }
 }
+
+/// A class of call, for its time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// [`Limits::decision`].
+    Decision,
+    /// [`Limits::authentication`].
+    Authentication,
+    /// [`Limits::load`].
+    Load,
+}
+
+/// How often the epoch moves on: the resolution of the time limits.
+pub const TICK: Duration = Duration::from_millis(10);
 
 /// What a store carries: its resource limits.
 pub struct Host {
@@ -55,10 +72,21 @@ pub struct Host {
 }
 
 /// The compiled component, shared by every instance and thread.
+///
+/// Time limits are wasmtime epochs: a thread started with the runtime moves the epoch on every
+/// [`TICK`], and every call may run for its limit's number of ticks (epoch checks cost far
+/// less in the guest's code than fuel counting). The thread stops when the runtime is dropped.
 pub struct Runtime {
     engine: Engine,
     pre: MqwardPre<Host>,
     limits: Limits,
+    ticking: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -81,7 +109,7 @@ impl Runtime {
     pub fn new(component: &[u8], limits: Limits, cache: Option<&Path>) -> Result<Runtime, Error> {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        config.consume_fuel(true);
+        config.epoch_interruption(true);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(limits.instances)
             .total_core_instances(limits.instances)
@@ -102,13 +130,27 @@ impl Runtime {
         })?;
         let pre =
             MqwardPre::new(pre).map_err(|e| wasm(format!("not an mqward component: {e:#}")))?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (clock, on) = (engine.clone(), ticking.clone());
+        std::thread::Builder::new()
+            .name("mqward-wasm-epoch".into())
+            .spawn(move || {
+                while on.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    clock.increment_epoch();
+                }
+            })
+            .map_err(|e| wasm(format!("starting the epoch thread: {e}")))?;
         let runtime = Runtime {
             engine,
             pre,
             limits,
+            ticking,
         };
         let mut probe = runtime.instantiate()?;
-        let abi = probe.call(limits.decision_fuel, |g, s| g.call_abi_version(s).map(Ok))?;
+        let abi = probe.call(runtime.budget(Call::Decision), |g, s| {
+            g.call_abi_version(s).map(Ok)
+        })?;
         if abi != ABI_VERSION {
             return Err(Error::Wasm(format!(
                 "the module speaks interface version {abi}; this host speaks {ABI_VERSION}"
@@ -129,6 +171,20 @@ impl Runtime {
         self.limits
     }
 
+    /// A call class's time limit in epoch ticks (at least two: a call that starts just before
+    /// a tick still gets one whole tick).
+    pub fn budget(&self, call: Call) -> u64 {
+        let limit = match call {
+            Call::Decision => self.limits.decision,
+            Call::Authentication => self.limits.authentication,
+            Call::Load => self.limits.load,
+        };
+        u64::try_from(limit.as_millis() / TICK.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+            + 1
+    }
+
     /// A fresh instance with nothing loaded.
     pub fn instantiate(&self) -> Result<Instance, Error> {
         let limits = StoreLimitsBuilder::new()
@@ -137,7 +193,8 @@ impl Runtime {
             .build();
         let mut store = Store::new(&self.engine, Host { limits });
         store.limiter(|h| &mut h.limits);
-        store.set_fuel(self.limits.load_fuel).map_err(wasm)?;
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.budget(Call::Load));
         let api = self
             .pre
             .instantiate(&mut store)
@@ -198,11 +255,12 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Calls the guest with `fuel`. A trap (fuel spent, memory limit, a guest bug) is
-    /// [`Error::Stopped`] and leaves the instance stopped: it must be replaced.
+    /// Calls the guest, allowed `ticks` epoch ticks ([`Runtime::budget`]). A trap (the time
+    /// limit, the memory limit, a guest bug) is [`Error::Stopped`] and leaves the instance
+    /// stopped: it must be replaced.
     pub fn call<R>(
         &mut self,
-        fuel: u64,
+        ticks: u64,
         f: impl FnOnce(&Guest, &mut Store<Host>) -> wasmtime::Result<Result<R, WitError>>,
     ) -> Result<R, Error> {
         if self.stopped {
@@ -210,14 +268,14 @@ impl Instance {
                 "the instance was stopped by an earlier call".into(),
             ));
         }
-        self.store.set_fuel(fuel).map_err(wasm)?;
+        self.store.set_epoch_deadline(ticks);
         match f(self.api.mqward_engine_engine(), &mut self.store) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(crate::convert::error(e)),
             Err(trap) => {
                 self.stopped = true;
                 let why = match trap.downcast_ref::<wasmtime::Trap>() {
-                    Some(wasmtime::Trap::OutOfFuel) => "it ran out of fuel".to_owned(),
+                    Some(wasmtime::Trap::Interrupt) => "it ran past its time limit".to_owned(),
                     Some(t) => format!("it trapped: {t}"),
                     None => format!("{trap:#}"),
                 };

@@ -64,7 +64,7 @@ fn loops_memory_hogs_and_traps_are_stopped_and_answer_deny() {
     assert_eq!(publish(&engine, &victim, "x/y").unwrap(), Effect::Allow);
 
     for (topic, said) in [
-        ("hostile/loop", "ran out of fuel"),
+        ("hostile/loop", "time limit"),
         ("hostile/grow", "trapped"),
         ("hostile/trap", "trapped"),
     ] {

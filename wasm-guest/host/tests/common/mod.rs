@@ -42,7 +42,7 @@ pub fn hostile() -> Arc<Runtime> {
             "mqward-hostile.component.wasm",
             Limits {
                 memory_bytes: 32 << 20,
-                decision_fuel: 20_000_000,
+                decision: std::time::Duration::from_millis(50),
                 ..Limits::default()
             },
         )
