@@ -41,7 +41,7 @@ fn token(secret: &[u8]) -> String {
 fn bench(c: &mut Criterion) {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../target/mqward-wasm/mqward.component.wasm"
+        "/../target/mqward-wasm/mqward.wasm"
     );
     let cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/mqward-wasm/cache");
     let runtime = Arc::new(

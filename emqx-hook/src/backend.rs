@@ -3,7 +3,7 @@
 //! sessions the engine ended.
 //!
 //! [`NativeBackend`] runs `mqward-core` in this process; [`WasmBackend`] runs the same engine
-//! as the WebAssembly module (`mqward.component.wasm`) through `mqward-wasmtime`. The
+//! as the WebAssembly module (`mqward.wasm`) through `mqward-wasmtime`. The
 //! configuration's `"backend": "native" | "wasm"` picks one; both answer alike (the host's
 //! tests show the module deciding as native does).
 

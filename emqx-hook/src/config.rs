@@ -6,7 +6,7 @@
 //!   "listen": "127.0.0.1:9000",
 //!   "backend": "native",
 //!   "engine": "mqward.json",
-//!   "wasm": { "module": "mqward.component.wasm", "cache": "/var/cache/mqward", "shards": 4 },
+//!   "wasm": { "module": "mqward.wasm", "cache": "/var/cache/mqward", "shards": 4 },
 //!   "tls": { "cert": "exhook.pem", "key": "exhook.key", "clientCa": "emqx-ca.pem" },
 //!   "onRefusedLogin": "deny",
 //!   "onUnknownClient": "deny",
@@ -77,7 +77,7 @@ pub enum BackendKind {
     /// `mqward-core` in this process.
     #[default]
     Native,
-    /// The WebAssembly module (`mqward.component.wasm`) through the wasmtime host library.
+    /// The WebAssembly module (`mqward.wasm`) through the wasmtime host library.
     Wasm,
 }
 
@@ -85,7 +85,7 @@ pub enum BackendKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WasmSettings {
-    /// The component (`scripts/build-wasm.sh` writes `target/mqward-wasm/mqward.component.wasm`).
+    /// The core module (`scripts/build-wasm.sh` writes `target/mqward-wasm/mqward.wasm`).
     pub module: PathBuf,
     /// A directory for the compiled code, so that a restart does not compile again; writable
     /// only by the hook's user (its files are machine code that is run).

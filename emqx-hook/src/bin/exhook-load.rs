@@ -8,7 +8,7 @@
 //! `--addr` it loads a running server (plain gRPC), logging in with `--username` and
 //! `--password` and asking for `--allowed-topic` and `--denied-topic`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +54,10 @@ struct Args {
     /// A topic the policy denies them.
     #[arg(long, default_value = "load/other/telemetry")]
     denied_topic: String,
+    /// Run the in-process server with the WebAssembly backend on this core module
+    /// (`target/mqward-wasm/mqward.wasm`).
+    #[arg(long)]
+    wasm: Option<PathBuf>,
 }
 
 /// The in-process server's engine: anonymous clients publish under `load/<client id>/`.
@@ -186,7 +190,9 @@ async fn run_client(
 }
 
 /// Starts the server on its own two-thread runtime; returns its address and the runtime.
-fn start_in_process() -> Result<(String, tokio::runtime::Runtime, PathBuf), String> {
+fn start_in_process(
+    wasm: Option<&Path>,
+) -> Result<(String, tokio::runtime::Runtime, PathBuf), String> {
     let dir = std::env::temp_dir().join(format!("mqward-exhook-load-{}", std::process::id()));
     let write = |name: &str, text: &str| {
         std::fs::create_dir_all(&dir)
@@ -198,8 +204,18 @@ fn start_in_process() -> Result<(String, tokio::runtime::Runtime, PathBuf), Stri
         "engine.json",
         r#"{"version": 1, "policy": "policy.json", "allowAnonymous": true}"#,
     )?;
+    let backend = match wasm {
+        Some(module) => {
+            let module = std::path::absolute(module).map_err(|e| e.to_string())?;
+            let module =
+                serde_json::to_string(&module.display().to_string()).map_err(|e| e.to_string())?;
+            format!(r#", "backend": "wasm", "wasm": {{"module": {module}, "shards": 2}}"#)
+        }
+        None => String::new(),
+    };
     let config = HookConfig::from_json(
-        br#"{"version": 1, "listen": "127.0.0.1:0", "engine": "engine.json"}"#,
+        format!(r#"{{"version": 1, "listen": "127.0.0.1:0", "engine": "engine.json"{backend}}}"#)
+            .as_bytes(),
         &dir,
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -242,7 +258,7 @@ fn run(args: Arc<Args>) -> Result<usize, String> {
     let (addr, server_runtime, scratch) = match &args.addr {
         Some(addr) => (addr.clone(), None, None),
         None => {
-            let (addr, runtime, dir) = start_in_process()?;
+            let (addr, runtime, dir) = start_in_process(args.wasm.as_deref())?;
             (addr, Some(runtime), Some(dir))
         }
     };
@@ -290,10 +306,10 @@ fn run(args: Arc<Args>) -> Result<usize, String> {
         "clients {}  calls {calls}  failed {failed}  package emqx.exhook.v{}  server {}",
         args.clients,
         if args.package == 2 { 2 } else { 3 },
-        if args.addr.is_some() {
-            "remote"
-        } else {
-            "in process"
+        match (&args.addr, &args.wasm) {
+            (Some(_), _) => "remote",
+            (None, Some(_)) => "in process, wasm backend",
+            (None, None) => "in process",
         }
     );
     println!(

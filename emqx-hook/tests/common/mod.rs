@@ -121,7 +121,7 @@ pub fn mosquitto_passwd(file: &Path, users: &[(&str, &str)]) {
 pub fn wasm_backend() -> String {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/mqward-wasm");
     format!(
-        r#", "backend": "wasm", "wasm": {{"module": "{dir}/mqward.component.wasm", "cache": "{dir}/cache", "shards": 2}}"#
+        r#", "backend": "wasm", "wasm": {{"module": "{dir}/mqward.wasm", "cache": "{dir}/cache", "shards": 2}}"#
     )
 }
 

@@ -8,8 +8,8 @@ use mqward_core::{
     Location, Operation, Problem, Rejection, SessionToken,
 };
 
-use crate::bindings::exports::mqward::engine::engine as wit;
 use crate::error::Error;
+use crate::wit;
 use crate::Explanation;
 
 /// Core credentials as WIT.

@@ -27,10 +27,10 @@ use mqward_core::{
     SessionToken,
 };
 
-use crate::bindings::exports::mqward::engine::engine as wit;
 use crate::convert;
 use crate::error::Error;
 use crate::runtime::{Call, Instance, Runtime};
+use crate::wit;
 use crate::{Authenticated, Explanation};
 
 /// An identity bound with [`WasmEngine::bind`].

@@ -8,7 +8,7 @@
 //! # fn main() -> Result<(), mqward_wasmtime::Error> {
 //! // Compiled once (or loaded from the cache directory), shared by every engine and thread.
 //! let runtime = Arc::new(Runtime::from_file(
-//!     "target/mqward-wasm/mqward.component.wasm".as_ref(),
+//!     "target/mqward-wasm/mqward.wasm".as_ref(),
 //!     Limits::default(),
 //!     Some("/var/cache/mqward".as_ref()),
 //! )?);
@@ -22,8 +22,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`Runtime`]: the wasmtime engine and the compiled component, pre-linked (the module
-//!   imports nothing), instances from a pooling allocator, compiled code cached on disk.
+//! - [`Runtime`]: the wasmtime engine and the compiled core module, pre-linked (it imports
+//!   nothing), instances from a pooling allocator, compiled code cached on disk; [`guest`]
+//!   speaks the WIT's canonical ABI to it.
 //! - [`WasmEngine`]: the engine's calls ([`mqward_core::Engine`]'s names and types) over a
 //!   set of instances, one store each behind a mutex, so that many threads decide at once.
 //! - [`Limits`]: a time limit per call class and memory per instance. A guest stopped by them, or
@@ -34,11 +35,8 @@ pub mod engine;
 pub mod error;
 pub mod runtime;
 
-/// The code `wasmtime::component::bindgen!` generates from `wasm-guest/wit/mqward.wit`.
-#[allow(missing_docs)]
-pub mod bindings {
-    wasmtime::component::bindgen!({ path: "../wit", world: "mqward" });
-}
+pub mod guest;
+pub mod wit;
 
 pub use engine::{Bound, WasmEngine};
 pub use error::Error;

@@ -1,6 +1,7 @@
-//! The compiled module and the instances made from it: one wasmtime engine and component,
-//! pre-linked once (no imports to resolve), instantiated from a pooling allocator; every call
-//! bounded in time (wasmtime epochs) and every instance's memory by a limit.
+//! The compiled module and the instances made from it: one wasmtime engine and the core module
+//! (`mqward.wasm`), pre-linked once (it imports nothing), instantiated from a pooling
+//! allocator; every call bounded in time (wasmtime epochs) and every instance's memory by a
+//! limit. See [`crate::guest`] for why the core module and not the component.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -8,15 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
 };
 
-use crate::bindings::exports::mqward::engine::engine::{Error as WitError, Guest};
-use crate::bindings::{Mqward, MqwardPre};
 use crate::error::Error;
+use crate::guest::Guest;
+use crate::wit::Error as WitError;
 
 /// The interface contract this host speaks (`abi-version`).
 pub const ABI_VERSION: u32 = 1;
@@ -71,14 +71,14 @@ pub struct Host {
     limits: StoreLimits,
 }
 
-/// The compiled component, shared by every instance and thread.
+/// The compiled module, shared by every instance and thread.
 ///
 /// Time limits are wasmtime epochs: a thread started with the runtime moves the epoch on every
 /// [`TICK`], and every call may run for its limit's number of ticks (epoch checks cost far
 /// less in the guest's code than fuel counting). The thread stops when the runtime is dropped.
 pub struct Runtime {
     engine: Engine,
-    pre: MqwardPre<Host>,
+    pre: InstancePre<Host>,
     limits: Limits,
     ticking: Arc<AtomicBool>,
 }
@@ -102,34 +102,30 @@ fn wasm(e: impl std::fmt::Display) -> Error {
 }
 
 impl Runtime {
-    /// Compiles a component (`mqward.component.wasm`). With `cache`, the compiled code is kept
-    /// in that directory, named by the component's SHA-256 and the compiler's settings, and
-    /// loaded from there next time instead of compiling again. The directory must be writable
-    /// only by the host's own user: its files are machine code that is run.
-    pub fn new(component: &[u8], limits: Limits, cache: Option<&Path>) -> Result<Runtime, Error> {
+    /// Compiles the core module (`mqward.wasm`). With `cache`, the compiled code is kept in
+    /// that directory, named by the module's SHA-256 and the compiler's settings, and loaded
+    /// from there next time instead of compiling again. The directory must be writable only by
+    /// the host's own user: its files are machine code that is run.
+    pub fn new(module: &[u8], limits: Limits, cache: Option<&Path>) -> Result<Runtime, Error> {
         let mut config = Config::new();
-        config.wasm_component_model(true);
         config.epoch_interruption(true);
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(limits.instances)
-            .total_core_instances(limits.instances)
+        pool.total_core_instances(limits.instances)
             .total_memories(limits.instances)
             .total_tables(limits.instances)
             .max_memory_size(limits.memory_bytes);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(wasm)?;
         let compiled = match cache {
-            Some(dir) => cached(&engine, component, dir)?,
-            None => Component::new(&engine, component).map_err(|e| wasm(format!("{e:#}")))?,
+            Some(dir) => cached(&engine, module, dir)?,
+            None => Module::new(&engine, module).map_err(|e| wasm(format!("{e:#}")))?,
         };
         let linker = Linker::<Host>::new(&engine);
         let pre = linker.instantiate_pre(&compiled).map_err(|e| {
             wasm(format!(
-                "the component needs imports this host does not give: {e:#}"
+                "the module needs imports this host does not give: {e:#}"
             ))
         })?;
-        let pre =
-            MqwardPre::new(pre).map_err(|e| wasm(format!("not an mqward component: {e:#}")))?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (clock, on) = (engine.clone(), ticking.clone());
         std::thread::Builder::new()
@@ -195,10 +191,12 @@ impl Runtime {
         store.limiter(|h| &mut h.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.budget(Call::Load));
-        let api = self
+        let instance = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| wasm(format!("instantiating: {e:#}")))?;
+        let api = Guest::new(&instance, &mut store)
+            .map_err(|e| wasm(format!("not the mqward module: {e:#}")))?;
         Ok(Instance {
             store,
             api,
@@ -208,21 +206,21 @@ impl Runtime {
 }
 
 /// Compiles through the cache directory.
-fn cached(engine: &Engine, component: &[u8], dir: &Path) -> Result<Component, Error> {
-    let path = cache_path(engine, component, dir);
+fn cached(engine: &Engine, module: &[u8], dir: &Path) -> Result<Module, Error> {
+    let path = cache_path(engine, module, dir);
     if let Ok(bytes) = std::fs::read(&path) {
-        // SAFETY: `Component::deserialize` runs the machine code in `bytes` as it is. The file
-        // is one this function wrote with `Engine::precompile_component` for this component and
+        // SAFETY: `Module::deserialize` runs the machine code in `bytes` as it is. The file
+        // is one this function wrote with `Engine::precompile_module` for this module and
         // this engine's settings (both are in its name), in a directory the caller keeps
         // writable only by its own user (see `Runtime::new`). wasmtime still checks the
         // header, version and settings and refuses a file made by another build, which is
         // then compiled again below.
-        if let Ok(c) = unsafe { Component::deserialize(engine, &bytes) } {
+        if let Ok(c) = unsafe { Module::deserialize(engine, &bytes) } {
             return Ok(c);
         }
     }
     let bytes = engine
-        .precompile_component(component)
+        .precompile_module(module)
         .map_err(|e| wasm(format!("{e:#}")))?;
     let _ = std::fs::create_dir_all(dir);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -230,14 +228,14 @@ fn cached(engine: &Engine, component: &[u8], dir: &Path) -> Result<Component, Er
     if std::fs::write(&tmp, &bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    // SAFETY: `bytes` was made by `precompile_component` on this engine just now.
-    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| wasm(format!("{e:#}")))
+    // SAFETY: `bytes` was made by `precompile_module` on this engine just now.
+    unsafe { Module::deserialize(engine, &bytes) }.map_err(|e| wasm(format!("{e:#}")))
 }
 
-/// The cache file for a component: its SHA-256 and the hash of the settings compiled code
+/// The cache file for a module: its SHA-256 and the hash of the settings compiled code
 /// depends on (wasmtime's version, the target, the compiler's flags).
-pub fn cache_path(engine: &Engine, component: &[u8], dir: &Path) -> PathBuf {
-    let digest = ring::digest::digest(&ring::digest::SHA256, component);
+pub fn cache_path(engine: &Engine, module: &[u8], dir: &Path) -> PathBuf {
+    let digest = ring::digest::digest(&ring::digest::SHA256, module);
     let mut hex = String::with_capacity(80);
     for b in digest.as_ref() {
         hex.push_str(&format!("{b:02x}"));
@@ -250,7 +248,7 @@ pub fn cache_path(engine: &Engine, component: &[u8], dir: &Path) -> PathBuf {
 /// One instance of the module in its own store: calls one at a time.
 pub struct Instance {
     store: Store<Host>,
-    api: Mqward,
+    api: Guest,
     stopped: bool,
 }
 
@@ -269,7 +267,7 @@ impl Instance {
             ));
         }
         self.store.set_epoch_deadline(ticks);
-        match f(self.api.mqward_engine_engine(), &mut self.store) {
+        match f(&self.api, &mut self.store) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(crate::convert::error(e)),
             Err(trap) => {

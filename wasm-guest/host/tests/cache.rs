@@ -8,7 +8,7 @@ use mqward_wasmtime::{Limits, Runtime, WasmEngine};
 
 #[test]
 fn compiled_code_is_cached_and_a_damaged_cache_is_rebuilt() {
-    let component = std::fs::read(common::modules().join("mqward.component.wasm")).unwrap();
+    let component = std::fs::read(common::modules().join("mqward.wasm")).unwrap();
     let dir = std::env::temp_dir().join(format!("mqward-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 

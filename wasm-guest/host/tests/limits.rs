@@ -1,7 +1,7 @@
 //! A guest that loops, grows its memory without bound or traps is stopped by the limits; the
 //! call answers an error (a denial), the instance is replaced, the sessions it held end with
 //! `EndReason::Failed`, and the other shards go on untouched. Uses the hostile test build of
-//! the module (`mqward-hostile.component.wasm`), whose `authorize` misbehaves on the topics
+//! the module (`mqward-hostile.wasm`), whose `authorize` misbehaves on the topics
 //! `hostile/loop`, `hostile/grow` and `hostile/trap`.
 
 mod common;

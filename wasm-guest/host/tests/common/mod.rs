@@ -29,7 +29,7 @@ fn load(name: &str, limits: Limits) -> Arc<Runtime> {
 /// The release component with the default limits.
 pub fn runtime() -> Arc<Runtime> {
     static R: OnceLock<Arc<Runtime>> = OnceLock::new();
-    R.get_or_init(|| load("mqward.component.wasm", Limits::default()))
+    R.get_or_init(|| load("mqward.wasm", Limits::default()))
         .clone()
 }
 
@@ -39,7 +39,7 @@ pub fn hostile() -> Arc<Runtime> {
     static R: OnceLock<Arc<Runtime>> = OnceLock::new();
     R.get_or_init(|| {
         load(
-            "mqward-hostile.component.wasm",
+            "mqward-hostile.wasm",
             Limits {
                 memory_bytes: 32 << 20,
                 decision: std::time::Duration::from_millis(50),
