@@ -49,19 +49,31 @@ const CONFIG: &str = r#"{
     "mapping": { "thingName": "cert.subject.cn" }
   },
   "passwords": { "files": ["passwd"] },
-  "jwt": { "keys": [{ "kid": "k1", "alg": "HS256", "file": "hs256.secret" }],
+  "psk": [{ "file": "psk.txt" }],
+  "jwt": { "keys": [{ "kid": "k1", "alg": "HS256", "file": "hs256.secret" },
+                    { "kid": "k2", "alg": "RS256", "file": "rsa.pub" },
+                    { "kid": "k3", "alg": "ES256", "file": "p256.pub" }],
            "claims": { "username": "sub" } },
   "identityTokens": { "store": "tokens.json" },
   "sessions": { "max": 6, "trustDurationSeconds": 100 }
 }"#;
 
-/// An HS256 token signed by PyJWT.
-fn jwt(secret: &[u8], claims: &str, alg: &str) -> String {
+/// A token signed by PyJWT: `key` is an HMAC secret or a PEM private key.
+fn jwt(key: &[u8], kid: &str, claims: &str, alg: &str) -> String {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import jwt, json, sys; print(jwt.encode(json.loads(sys.argv[2]), bytes.fromhex(sys.argv[1]), algorithm=sys.argv[3], headers={'kid': 'k1'}))",
-            &secret.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            // PyJWT refuses an HMAC keyed with a public key: that token is made by hand.
+            "import base64, hashlib, hmac, json, sys, jwt\n\
+             key, kid, claims, alg = bytes.fromhex(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]\n\
+             b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b'=').decode()\n\
+             if alg == 'HS256' and key.startswith(b'-----BEGIN PUBLIC KEY'):\n\
+             \x20   head = b64(json.dumps({'alg': alg, 'kid': kid}).encode()) + '.' + b64(json.dumps(claims).encode())\n\
+             \x20   print(head + '.' + b64(hmac.new(key, head.encode(), hashlib.sha256).digest()))\n\
+             else:\n\
+             \x20   print(jwt.encode(claims, key, algorithm=alg, headers={'kid': kid}))",
+            &key.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            kid,
             claims,
             alg,
         ])
@@ -75,8 +87,31 @@ fn jwt(secret: &[u8], claims: &str, alg: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A private key made by openssl (`genpkey` arguments), and its public half, both PEM.
+fn openssl_key(args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let key = Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(key.status.success());
+    let mut public = Command::new("openssl")
+        .args(["pkey", "-pubout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    public.stdin.take().unwrap().write_all(&key.stdout).unwrap();
+    let out = public.wait_with_output().unwrap();
+    assert!(out.status.success());
+    (key.stdout, out.stdout)
+}
+
 struct Setup {
     files: BTreeMap<String, Vec<u8>>,
+    /// name -> (token, what it is).
+    tokens: Vec<(String, String)>,
     leaf: Vec<u8>,
     other: Vec<u8>,
     token: String,
@@ -101,6 +136,34 @@ fn setup() -> Setup {
     store.insert(record).unwrap();
     let secret = [7u8; 32];
     let claims = |exp: u64| format!(r#"{{"sub": "alice", "exp": {exp}, "iat": {}}}"#, NOW - 5);
+    let (rsa, rsa_pub) = openssl_key(&["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]);
+    let (p256, p256_pub) =
+        openssl_key(&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    let good = claims(NOW + 50);
+    let tokens = vec![
+        ("rs256".to_owned(), jwt(&rsa, "k2", &good, "RS256")),
+        ("es256".to_owned(), jwt(&p256, "k3", &good, "ES256")),
+        // The RSA key's kid with an HMAC over the public key: the algorithm confusion attack.
+        (
+            "hs256 under the rsa kid".to_owned(),
+            jwt(&rsa_pub, "k2", &good, "HS256"),
+        ),
+        (
+            "es256 under the rsa kid".to_owned(),
+            jwt(&p256, "k2", &good, "ES256"),
+        ),
+        (
+            "unsigned".to_owned(),
+            format!(
+                "{}.",
+                jwt(&secret, "k1", &good, "HS256")
+                    .rsplit_once('.')
+                    .unwrap()
+                    .0
+                    .replacen("eyJhbGciOiJIUzI1NiIs", "eyJhbGciOiJub25lIiwi", 1)
+            ),
+        ),
+    ];
     let mut files = BTreeMap::new();
     files.insert("policy.json".to_owned(), POLICY.as_bytes().to_vec());
     files.insert("ca.pem".to_owned(), root.pem().into_bytes());
@@ -111,11 +174,18 @@ fn setup() -> Setup {
         password_tools::mosquitto_passwd(&[("bob", "hunter2")]).into_bytes(),
     );
     files.insert("hs256.secret".to_owned(), secret.to_vec());
+    files.insert("rsa.pub".to_owned(), rsa_pub);
+    files.insert("p256.pub".to_owned(), p256_pub);
+    files.insert(
+        "psk.txt".to_owned(),
+        b"gateway-1:00112233445566778899aabbccddeeff\n".to_vec(),
+    );
     Setup {
         files,
-        jwt: jwt(&secret, &claims(NOW + 50), "HS256"),
-        expired_jwt: jwt(&secret, &claims(NOW - 100), "HS256"),
-        forged_jwt: jwt(&[8u8; 32], &claims(NOW + 50), "HS256"),
+        tokens,
+        jwt: jwt(&secret, "k1", &claims(NOW + 50), "HS256"),
+        expired_jwt: jwt(&secret, "k1", &claims(NOW - 100), "HS256"),
+        forged_jwt: jwt(&[8u8; 32], "k1", &claims(NOW + 50), "HS256"),
         leaf,
         other,
         token,
@@ -136,6 +206,7 @@ trait Api {
     fn registry(&self) -> String;
     fn authenticate(&self, c: &Credentials<'_>, now: u64) -> String;
     fn reload(&self, s: &Setup, policy: &str) -> String;
+    fn psk(&self, identity: &str) -> Option<String>;
 }
 
 fn sorted(events: Vec<Event>) -> Vec<String> {
@@ -204,6 +275,9 @@ macro_rules! same_calls {
 
 impl Api for Engine {
     same_calls!();
+    fn psk(&self, identity: &str) -> Option<String> {
+        self.psk_key_hex(identity)
+    }
     fn count(&self) -> usize {
         self.session_count()
     }
@@ -225,6 +299,9 @@ impl Api for Engine {
 
 impl Api for WasmEngine {
     same_calls!();
+    fn psk(&self, identity: &str) -> Option<String> {
+        self.psk_key_hex(identity).unwrap()
+    }
     fn count(&self) -> usize {
         self.session_count().unwrap()
     }
@@ -287,6 +364,18 @@ fn scenario(api: &dyn Api, s: &Setup) -> Vec<String> {
     ] {
         say(what, api.authenticate(&c, NOW));
     }
+    for (what, token) in &s.tokens {
+        say(what, api.authenticate(&login("a9", None, token), NOW));
+    }
+    let psk = |id: &'static str| Credentials {
+        client_id: Some("gw"),
+        psk_identity: Some(id),
+        ..Credentials::default()
+    };
+    say("psk", api.authenticate(&psk("gateway-1"), NOW));
+    say("unknown psk", api.authenticate(&psk("gateway-2"), NOW));
+    say("psk key", format!("{:?}", api.psk("gateway-1")));
+    say("unknown psk key", format!("{:?}", api.psk("gateway-2")));
     say("first use", format!("{:?}", api.events()));
 
     // Sessions.
