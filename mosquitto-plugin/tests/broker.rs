@@ -843,7 +843,8 @@ fn reload_under_load_never_decides_wrong() {
     assert_eq!(no.keys().collect::<Vec<_>>(), vec!["135"], "{out}");
     assert!(ok["16"].as_u64().unwrap() >= 100, "{out}");
     let log = broker.stop();
-    assert_eq!(log.matches("mqward: reloaded").count(), 100);
+    // At least 100: a SIGHUP sent again by `reload` can add one.
+    assert!(log.matches("mqward: reloaded").count() >= 100, "{log}");
     assert!(!log.contains("internal error"), "{log}");
 }
 
