@@ -170,6 +170,15 @@ fn unmatchable(st: &Parsed<'_>, out: &mut Vec<Problem>) {
             ));
             continue;
         }
+        if st.statement.match_mode == MatchMode::Mqtt && body.contains(['*', '?']) {
+            out.push(Problem::new(
+                st.at_resource(*index),
+                format!(
+                    "`{raw}` holds `*` or `?`, which are literal in mqtt mode (`+` and `#` are its \
+                     wildcards; `\"match\": \"glob\"` makes `*` one): it matches only that very text"
+                ),
+            ));
+        }
         match kind {
             ResourceKind::Topic if literal_wildcard(&r.pattern) => out.push(Problem::new(
                 st.at_resource(*index),
@@ -630,6 +639,25 @@ mod tests {
         let w = one(r#"{"id":"s","effect":"allow","operations":["subscribe"],
                 "resources":["topicfilter:a/+"],"match":"exact"}"#);
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn glob_characters_in_mqtt_mode_are_flagged() {
+        let w = one(
+            r#"{"id":"s","effect":"allow","operations":["connect","publish"],
+                "resources":["clientId:*","topic:a/*/b","topic:a/+/#"]}"#,
+        );
+        assert!(has(&w, "`clientId:*` holds `*` or `?`"), "{w:?}");
+        assert!(has(&w, "`topic:a/*/b` holds `*` or `?`"), "{w:?}");
+        assert!(!has(&w, "`topic:a/+/#` holds"), "{w:?}");
+        // The same in glob mode, and the any-resource `*`, are what they look like.
+        let w = one(
+            r#"{"id":"s","effect":"allow","operations":["connect"],"resources":["clientId:*"],
+                "match":"glob"}"#,
+        );
+        assert!(!has(&w, "holds `*`"), "{w:?}");
+        let w = one(r#"{"id":"s","effect":"allow","operations":["connect"],"resources":["*"]}"#);
+        assert!(!has(&w, "holds `*`"), "{w:?}");
     }
 
     #[test]
