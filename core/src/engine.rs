@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use arc_swap::ArcSwap;
 
 use crate::authn::authenticator::{Authenticated, Authenticator, Credentials};
-use crate::authn::registry::{Registry, StateChange};
+use crate::authn::registry::{CertState, Registry, StateChange};
 use crate::authn::x509::Fingerprint;
 use crate::compile::{Builder, Snapshot};
 use crate::config::{Config, SessionSettings};
 use crate::decision::{Decision, Explanation};
-use crate::error::{Error, Rejection};
+use crate::error::{Error, Location, Rejection};
 use crate::identity::Identity;
 use crate::policy::token_acl;
 use crate::policy::{Document, Effect};
@@ -486,11 +486,22 @@ impl Engine {
         Ok(change)
     }
 
-    /// Applies a certificate state change that another engine reported (a host that spreads
-    /// sessions over several engines keeps their registries in step with the first uses each
-    /// sees), only if the certificate is still in the change's `from` state; no event, no
-    /// session ends. Operators' actions go through [`Engine::set_certificate_state`].
+    /// Applies a certificate's first use (inactive -> active) that another engine reported (a
+    /// host that spreads sessions over several engines keeps their registries in step), only
+    /// if the certificate is still inactive; no event. Any other change is refused: a
+    /// suspension or revocation must end sessions and a reactivation is an operator's act, so
+    /// they go through [`Engine::set_certificate_state`].
     pub fn apply_state_change(&self, change: &StateChange) -> Result<(), Error> {
+        if change.from != Some(CertState::Inactive) || change.to != CertState::Active {
+            return Err(Error::single(
+                Location::Document,
+                format!(
+                    "certificate `{}`: only a first use (inactive -> active) is applied from \
+                     another engine; use set_certificate_state for operators' actions",
+                    change.fingerprint
+                ),
+            ));
+        }
         self.registry
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -587,6 +598,36 @@ mod tests {
         assert!(engine
             .authorize(&mut p, &Request::publish("b/x"))
             .is_allowed());
+    }
+
+    #[test]
+    fn only_first_uses_are_applied_from_another_engine() {
+        let engine = Engine::from_document(&doc("a/#")).unwrap();
+        let fingerprint = Fingerprint::of(b"some certificate");
+        for (from, to) in [
+            (Some(CertState::Active), CertState::Suspended),
+            (Some(CertState::Suspended), CertState::Active),
+            (Some(CertState::Revoked), CertState::Active),
+            (Some(CertState::Active), CertState::Revoked),
+            (None, CertState::Active),
+        ] {
+            let err = engine
+                .apply_state_change(&StateChange {
+                    fingerprint,
+                    from,
+                    to,
+                })
+                .unwrap_err();
+            assert!(err.to_string().contains("only a first use"), "{err}");
+        }
+        // A first use still needs the certificate registered and inactive.
+        let first_use = StateChange {
+            fingerprint,
+            from: Some(CertState::Inactive),
+            to: CertState::Active,
+        };
+        let err = engine.apply_state_change(&first_use).unwrap_err();
+        assert!(!err.to_string().contains("only a first use"), "{err}");
     }
 
     #[test]

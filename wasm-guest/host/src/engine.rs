@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mqward_core::authn::registry::StateChange;
+use mqward_core::authn::registry::{CertState, StateChange};
 use mqward_core::authn::x509::Fingerprint;
 use mqward_core::{
     CertAction, Config, Credentials, Effect, EndReason, Event, Identity, Rejection, Request,
@@ -68,6 +68,7 @@ pub struct WasmEngine {
     state: Mutex<(Inputs, Vec<(Fingerprint, CertAction)>)>,
     max_sessions: AtomicUsize,
     next_bind: AtomicU64,
+    next_authentication: AtomicUsize,
     /// Events taken from shards early (a first use, spread to the other shards at once) and
     /// the ended sessions of replaced shards, for the next [`WasmEngine::drain_events`].
     pending: Mutex<Vec<Event>>,
@@ -167,6 +168,7 @@ impl WasmEngine {
             state: Mutex::new((inputs, Vec::new())),
             max_sessions: AtomicUsize::new(max_sessions),
             next_bind: AtomicU64::new(0),
+            next_authentication: AtomicUsize::new(0),
             pending: Mutex::new(Vec::new()),
         };
         Ok((engine, warnings))
@@ -330,8 +332,8 @@ impl WasmEngine {
     ) -> Result<Authenticated, Error> {
         let budget = self.runtime.budget(Call::Authentication);
         let c = convert::credentials(credentials);
-        // Spread over the shards by the credential's length: any shard answers the same.
-        let shard = c.password.as_ref().map_or(0, Vec::len) % self.shards.len();
+        // Any shard answers the same: take them in turn.
+        let shard = self.next_authentication.fetch_add(1, Ordering::Relaxed) % self.shards.len();
         let a = self.on(shard, |s| {
             s.instance
                 .call(budget, |g, st| g.call_authenticate(st, &c, now))
@@ -640,7 +642,11 @@ impl WasmEngine {
         };
         let budget = self.runtime.budget(Call::Decision);
         for e in &events {
+            // Only first uses: every other change reached every shard through the host.
             let Event::StateChanged(c) = e else { continue };
+            if c.from != Some(CertState::Inactive) || c.to != CertState::Active {
+                continue;
+            }
             let change = wit::StateChange {
                 fingerprint: c.fingerprint.to_string(),
                 from: c.from.map(|s| s.as_str().to_owned()),
