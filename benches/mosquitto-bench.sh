@@ -189,7 +189,7 @@ plugin $DYNSEC
 plugin_opt_config_file $WORK/dynsec.json" "" ""
 conf mqward "allow_anonymous false
 plugin $PLUGIN
-plugin_opt_config $WORK/config.json" "" ""
+plugin_opt_config $WORK/config.json" "" "use_identity_as_username true"
 cp mqward.conf mqward-profiled.conf
 
 cpu() { awk '{ print $14 + $15 }' "/proc/$BROKER_PID/stat"; }

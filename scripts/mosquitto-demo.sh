@@ -97,9 +97,10 @@ certfile $DEMO/server.pem
 keyfile $DEMO/server.key
 require_certificate true
 use_identity_as_username true
-# TLS-PSK: keys come from the plugin
+# TLS-PSK: keys come from the plugin; the identity names the client
 listener $PSK 127.0.0.1
 psk_hint mqward-demo
+use_identity_as_username true
 CONF
 header "mosquitto $(mosquitto -h | sed -n '1s/^mosquitto version //p') on 127.0.0.1: plain $PLAIN, mTLS $MTLS, mTLS+identity $IDENT, PSK $PSK"
 start_broker mosquitto.conf mosquitto.log "$PLAIN"
@@ -123,6 +124,8 @@ expect() {
     got="$(outcome "$out")"
     if [[ "$got" != "$want" ]]; then mark="UNEXPECTED (wanted $want)"; FAILURES=$((FAILURES + 1)); fi
     printf '  %-8s %-70s %s\n' "$got" "$what" "$mark"
+    # An unexpected outcome shows what the client printed, so that a failed run can be read.
+    if [[ "$mark" != ok ]]; then sed 's/^/      | /' <<<"$out" | head -40 >&2; fi
 }
 PUB=(mosquitto_pub -h 127.0.0.1 -m demo -q 1)
 SUB=(mosquitto_sub -h 127.0.0.1 -E -q 1)
@@ -206,6 +209,8 @@ grep -E "mqward: (denied|refused|disconnecting)" mosquitto.log | sed 's/^[0-9]*:
 stop_broker
 header "broker stopped"
 if (( FAILURES > 0 )); then
+    echo "the broker's last log lines:" >&2
+    tail -n 60 mosquitto.log | sed 's/^/      | /' >&2
     echo "$FAILURES outcome(s) differed from the expected ones" >&2
     exit 1
 fi

@@ -244,7 +244,14 @@ impl ClientTable {
         self.psk.insert(key, identity.to_owned());
     }
 
+    /// Forgets the TLS-PSK identity remembered for this key, returning it.
+    pub fn forget_psk(&mut self, key: Key) -> Option<String> {
+        self.psk.remove(&key)
+    }
+
     /// The TLS-PSK identity of a client: from its handshake, or the one it authenticated with.
+    /// A remembered handshake may be a stale one: a handshake that fails gets no DISCONNECT
+    /// event, and the next client may get the same key.
     pub fn psk_identity(&self, key: Key) -> Option<String> {
         self.psk
             .get(&key)

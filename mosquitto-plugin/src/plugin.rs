@@ -146,9 +146,14 @@ impl Plugin {
             });
             return false;
         };
-        let (psk_identity, offline) = {
-            let table = lock(&self.clients);
-            (table.psk_identity(key), table.is_offline(key, id))
+        // A TLS-PSK identity never counts here. The plugin API does not say which listener a
+        // client is on, and a handshake that fails gets no DISCONNECT event, so an identity
+        // remembered for this address may belong to a client that is gone. Only a listener with
+        // `use_identity_as_username` binds the identity to the connection (see
+        // `authenticate_late`); on any other the client authenticates with what CONNECT carries.
+        let (handshake, offline) = {
+            let mut table = lock(&self.clients);
+            (table.forget_psk(key), table.is_offline(key, id))
         };
         if offline && client.subscriptions() > 0 {
             // SIGHUP asks again about a persistent session that is away: its session already
@@ -173,7 +178,7 @@ impl Plugin {
             username,
             password,
             certificate: certificate.as_deref(),
-            psk_identity: psk_identity.as_deref(),
+            psk_identity: None,
         };
         let now = clock::now();
         match auth::open(&self.engine, &presented, now, || {
@@ -185,14 +190,21 @@ impl Plugin {
                     client_id: id.to_owned(),
                     session: Some(session),
                     path: Path::BasicAuth,
-                    psk_identity,
+                    psk_identity: None,
                     refusal: None,
                 };
                 self.admit(broker, client, live, name);
                 true
             }
             Err(e) => {
-                self.refused(broker, Some(id), &reason(&e));
+                let mut why = reason(&e);
+                if handshake.is_some() && password.is_none() && certificate.is_none() {
+                    why.push_str(
+                        " (a TLS-PSK identity names the client only on a listener with \
+                         use_identity_as_username true)",
+                    );
+                }
+                self.refused(broker, Some(id), &why);
                 // A SIGHUP re-authentication that fails: the old session ends too.
                 let old = lock(&self.clients).refuse(key, "its credential no longer verifies");
                 self.close(&old.into_iter().collect::<Vec<_>>());
@@ -378,20 +390,28 @@ impl Plugin {
     fn authenticate_late(&self, broker: &dyn Broker, client: &dyn Client) -> Option<SessionToken> {
         let key = client.key();
         let id = client.id()?;
-        let (psk_identity, gone) = {
+        let (remembered, gone) = {
             let table = lock(&self.clients);
             (table.psk_identity(key), table.just_gone(key))
         };
-        let certificate = if psk_identity.is_none() {
-            match client.certificate() {
-                Ok(c) => c,
-                Err(e) => {
-                    self.refused(broker, Some(id), &e);
-                    None
-                }
+        // The certificate comes first: an identity remembered for this address may be a stale
+        // one of a failed handshake (no DISCONNECT event comes for it).
+        let certificate = match client.certificate() {
+            Ok(c) => c,
+            Err(e) => {
+                self.refused(broker, Some(id), &e);
+                None
             }
-        } else {
-            None
+        };
+        // Without a certificate, the client of an identity listener is a TLS-PSK client whose
+        // handshake succeeded: the broker set its username to the identity during that
+        // handshake. The identity counts only when it is the one this address remembers, the
+        // handshake's own.
+        let psk_identity = match (&certificate, remembered) {
+            (None, Some(identity)) if client.username().as_deref() == Some(identity.as_str()) => {
+                Some(identity)
+            }
+            _ => None,
         };
         if psk_identity.is_none() && certificate.is_none() {
             self.client_line(broker, Level::Notice, || {
@@ -749,19 +769,24 @@ mod tests {
         (plugin, dir, broker)
     }
 
+    /// A TLS-PSK handshake on a listener with `use_identity_as_username`: the broker asks for
+    /// the key, then sets the username to the identity.
+    fn handshake(p: &Plugin, c: &FakeClient, identity: &str) {
+        assert_eq!(p.psk_key(c, identity, 64).as_deref(), Some(PSK));
+        c.set_username(identity);
+    }
+
     #[test]
-    fn a_psk_client_is_authenticated_named_and_decided() {
+    fn a_psk_client_is_authenticated_by_its_identity_and_decided() {
         let (p, _dir, broker) = plugin("psk");
         let c = FakeClient::new(1, "dev-1");
-        assert_eq!(p.psk_key(&c, "dev-1", 64).as_deref(), Some(PSK));
         assert_eq!(
             p.psk_key(&c, "dev-1", 32),
             None,
             "the key and its NUL must fit"
         );
         assert_eq!(p.psk_key(&c, "nobody", 64), None);
-        assert!(p.basic_auth(&broker, &c, None, None));
-        assert_eq!(c.username().as_deref(), Some("dev-1"));
+        handshake(&p, &c, "dev-1");
         assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 1, false));
         // Again: from the cache.
         assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 1, false));
@@ -776,10 +801,30 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_psk_identity_never_authenticates_a_connect() {
+        let (p, _dir, broker) = plugin("psk-connect");
+        // A handshake on a listener without `use_identity_as_username` (or a failed one whose
+        // client is gone, leaving its address to this one): CONNECT carries no credential.
+        let c = FakeClient::new(2, "dev-1");
+        assert!(p.psk_key(&c, "dev-1", 64).is_some());
+        assert!(!p.basic_auth(&broker, &c, Some(b"dev-1"), None));
+        assert!(broker.said("use_identity_as_username true"));
+        assert!(!p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 0, false));
+        // A later client without BASIC_AUTH at an address whose handshake named another
+        // identity than the broker's username for it: nothing to authenticate.
+        let stale = FakeClient::new(3, "dev-1");
+        assert!(p.psk_key(&stale, "dev-1", 64).is_some());
+        stale.set_username("dev-2");
+        assert!(!p.acl_check(&broker, &stale, MOSQ_ACL_WRITE, b"own/dev-1/t", 0, false));
+        assert!(broker.said("presented no certificate or PSK identity"));
+        assert_eq!(p.engine().session_count(), 0);
+    }
+
+    #[test]
     fn a_client_without_basic_auth_is_authenticated_on_its_first_request() {
         let (p, _dir, broker) = plugin("late");
         let c = FakeClient::new(7, "dev-1");
-        p.psk_key(&c, "dev-1", 64);
+        handshake(&p, &c, "dev-1");
         assert!(p.acl_check(&broker, &c, MOSQ_ACL_SUBSCRIBE, b"own/dev-1/#", 1, false));
         // Without a PSK identity or certificate there is nothing to authenticate: denied.
         let stranger = FakeClient::new(8, "dev-2");
@@ -789,6 +834,7 @@ mod tests {
         let wrong = FakeClient::new(9, "dev-9");
         p.psk_key(&wrong, "dev-1", 64);
         lock(&p.clients).remember_psk(9, "dev-unknown");
+        wrong.set_username("dev-unknown");
         assert!(!p.acl_check(&broker, &wrong, MOSQ_ACL_WRITE, b"own/dev-9/t", 0, false));
         assert!(!p.acl_check(&broker, &wrong, MOSQ_ACL_WRITE, b"own/dev-9/t", 0, false));
         p.tick(&broker);
@@ -800,8 +846,8 @@ mod tests {
     fn the_will_is_checked_once_after_the_disconnect() {
         let (p, _dir, broker) = plugin("will");
         let c = FakeClient::new(3, "dev-1");
-        p.psk_key(&c, "dev-1", 64);
-        assert!(p.basic_auth(&broker, &c, None, None));
+        handshake(&p, &c, "dev-1");
+        assert!(p.acl_check(&broker, &c, MOSQ_ACL_SUBSCRIBE, b"own/dev-1/#", 1, false));
         p.disconnect(&broker, &c);
         assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/will", 1, false));
         // A later request at the same address is a new client: it must authenticate.
@@ -815,8 +861,7 @@ mod tests {
     fn a_reload_applies_at_once_and_a_broken_one_keeps_the_old() {
         let (p, dir, broker) = plugin("reload");
         let c = FakeClient::new(4, "dev-1");
-        p.psk_key(&c, "dev-1", 64);
-        assert!(p.basic_auth(&broker, &c, None, None));
+        handshake(&p, &c, "dev-1");
         assert!(p.acl_check(&broker, &c, MOSQ_ACL_WRITE, b"own/dev-1/t", 0, false));
         std::fs::write(dir.join("policy.json"), policy("other")).unwrap();
         p.reload(&broker);

@@ -577,6 +577,9 @@ fn mutual_tls_with_and_without_identity_as_username() {
     );
 }
 
+/// The PSK identity names the client on a listener with `use_identity_as_username true`; on
+/// one without it, the broker keeps the identity to itself and the client authenticates with
+/// what its CONNECT carries, as on a plain listener.
 #[test]
 fn tls_psk_with_and_without_identity_as_username() {
     let dir = Dir::new("psk");
@@ -591,40 +594,119 @@ fn tls_psk_with_and_without_identity_as_username() {
             psk("port1", true)
         ),
     );
-    for port in [broker.port(0), broker.port(1)] {
-        let publish = |psk_key: &str, identity: &str, topic: &str| {
-            mosquitto_pub(
-                port,
-                &words(&format!(
-                    "--psk {} --psk-identity {} -i sensor-7 -t {} -m 1 -q 1 -V 5 -d",
-                    psk_key, identity, topic
-                )),
-            )
-        };
-        let ok = publish(key, "sensor-7", "sensors/sensor-7/telemetry/t");
-        assert!(ok.status.success(), "{}", said(&ok));
-        assert!(
-            said(&ok).contains("received PUBACK (Mid: 1, RC:16)"),
-            "{}",
-            said(&ok)
-        );
-        let denied = publish(key, "sensor-7", "sensors/sensor-8/telemetry/t");
-        assert!(
-            said(&denied).contains("received PUBACK (Mid: 1, RC:135)"),
-            "{}",
-            said(&denied)
-        );
-        let wrong_key = publish(
-            "ffeeddccbbaa99887766554433221100",
-            "sensor-7",
-            "sensors/sensor-7/telemetry/t",
-        );
-        assert!(!wrong_key.status.success(), "{}", said(&wrong_key));
-        let unknown = publish(key, "sensor-8", "sensors/sensor-8/telemetry/t");
-        assert!(!unknown.status.success(), "{}", said(&unknown));
-    }
+    let publish = |port: u16, psk_key: &str, identity: &str, topic: &str| {
+        mosquitto_pub(
+            port,
+            &words(&format!(
+                "--psk {} --psk-identity {} -i sensor-7 -t {} -m 1 -q 1 -V 5 -d",
+                psk_key, identity, topic
+            )),
+        )
+    };
+    let bare = publish(
+        broker.port(0),
+        key,
+        "sensor-7",
+        "sensors/sensor-7/telemetry/t",
+    );
+    assert!(said(&bare).contains("CONNACK (135)"), "{}", said(&bare));
+    assert!(
+        broker.wait_log("use_identity_as_username true", 1, SECONDS_10),
+        "{}",
+        broker.log()
+    );
+    let port = broker.port(1);
+    let ok = publish(port, key, "sensor-7", "sensors/sensor-7/telemetry/t");
+    assert!(ok.status.success(), "{}", said(&ok));
+    assert!(
+        said(&ok).contains("received PUBACK (Mid: 1, RC:16)"),
+        "{}",
+        said(&ok)
+    );
+    let denied = publish(port, key, "sensor-7", "sensors/sensor-8/telemetry/t");
+    assert!(
+        said(&denied).contains("received PUBACK (Mid: 1, RC:135)"),
+        "{}",
+        said(&denied)
+    );
+    let wrong = "ffeeddccbbaa99887766554433221100";
+    let wrong_key = publish(port, wrong, "sensor-7", "sensors/sensor-7/telemetry/t");
+    assert!(!wrong_key.status.success(), "{}", said(&wrong_key));
+    let unknown = publish(port, key, "sensor-8", "sensors/sensor-8/telemetry/t");
+    assert!(!unknown.status.success(), "{}", said(&unknown));
     // Only the hex key goes to the broker; it is never logged.
     assert!(!broker.stop().contains(key));
+}
+
+/// A TLS-PSK handshake that fails never reaches CONNECT, so Mosquitto sends no DISCONNECT event
+/// for it, and the next connection often gets the freed client's address. Its PSK identity
+/// must lend nothing to that connection: not to a plain client, not to a certificate client.
+#[test]
+fn a_failed_psk_handshake_lends_its_identity_to_no_later_client() {
+    let dir = Dir::new("psk-reuse");
+    let pki = Pki::new(&dir);
+    let s1 = pki.client(&dir, "sensor-1", "sensor-1");
+    register(&dir, &[&s1]);
+    let key = "00112233445566778899aabbccddeeff";
+    dir.write("psk.txt", format!("sensor-7:{key}\n"));
+    config(
+        &dir,
+        merge(&[
+            json!({ "psk": [{ "file": "psk.txt" }] }),
+            certificates_config(),
+        ]),
+    );
+    let broker = Broker::start(
+        &dir,
+        &format!(
+            "{HEAD}{PLUGIN}{}{}{}{}",
+            plain("port0"),
+            psk("port1", false),
+            psk("port2", true),
+            tls("port3", true)
+        ),
+    );
+    let wrong = "ffeeddccbbaa99887766554433221100";
+    let failed_handshake = |port: u16| {
+        let out = mosquitto_pub(
+            port,
+            &words(&format!(
+                "--psk {wrong} --psk-identity sensor-7 -i sensor-7 -t x -m 1 -q 1 -V 5"
+            )),
+        );
+        assert!(!out.status.success(), "{}", said(&out));
+    };
+    let telemetry = "sensors/sensor-7/telemetry/t";
+    for round in 0..20 {
+        failed_handshake(broker.port(if round % 2 == 0 { 1 } else { 2 }));
+        // A plain client naming no credential but the client id the PSK identity maps to.
+        let plain = mosquitto_pub(
+            broker.port(0),
+            &words(&format!(
+                "-u sensor-7 -i sensor-7 -t {telemetry} -m 1 -q 1 -V 5 -d"
+            )),
+        );
+        assert!(
+            said(&plain).contains("CONNACK (135)") && !said(&plain).contains("PUBACK"),
+            "round {round}: {}",
+            said(&plain)
+        );
+        failed_handshake(broker.port(1));
+        // A certificate client on an identity listener is its certificate, never sensor-7.
+        let cert = mosquitto_pub(
+            broker.port(3),
+            &words(&format!(
+                "{} -i sensor-1 -t sensors/sensor-1/telemetry/t -m 1 -q 1 -V 5 -d",
+                tls_args(&dir, &s1)
+            )),
+        );
+        assert!(
+            said(&cert).contains("received PUBACK (Mid: 1, RC:16)"),
+            "round {round}: {}",
+            said(&cert)
+        );
+    }
+    broker.stop();
 }
 
 #[test]
