@@ -29,11 +29,14 @@ step "C ABI programs and tests"
 bash ffi/tests/run-c-tests.sh
 # The ExHook example configuration stays loadable.
 step "ExHook example configurations"
-cargo run --release -q -p mqward-emqx --bin mqward-exhook -- --check examples/emqx/exhook.json
-cargo run --release -q -p mqward-emqx --bin mqward-exhook -- --check examples/emqx/exhook-wasm.json
+# (`cargo test` built the binary; `cargo run -p` would build the package again alone, with
+# other features unified, which took two minutes in CI.)
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+"$target_dir/release/mqward-exhook" --check examples/emqx/exhook.json
+"$target_dir/release/mqward-exhook" --check examples/emqx/exhook-wasm.json
 # The ExHook contract again, with the WebAssembly backend deciding.
 step "ExHook contract, wasm backend"
-MQWARD_EXHOOK_BACKEND=wasm cargo test --release -p mqward-emqx --test contract --test python
+MQWARD_EXHOOK_BACKEND=wasm cargo test --workspace --release --test contract --test python
 step "the Mosquitto demo"
 bash scripts/mosquitto-demo.sh | grep -E "UNEXPECTED|every outcome"
 step "done"
