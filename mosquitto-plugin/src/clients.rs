@@ -63,8 +63,6 @@ pub struct Live {
     pub session: Option<SessionToken>,
     /// How it was authenticated.
     pub path: Path,
-    /// The TLS-PSK identity of its handshake, if any.
-    pub psk_identity: Option<String>,
     /// Why it is refused, for the kick's log line.
     pub refusal: Option<String>,
 }
@@ -249,14 +247,11 @@ impl ClientTable {
         self.psk.remove(&key)
     }
 
-    /// The TLS-PSK identity of a client: from its handshake, or the one it authenticated with.
-    /// A remembered handshake may be a stale one: a handshake that fails gets no DISCONNECT
-    /// event, and the next client may get the same key.
+    /// The TLS-PSK identity remembered from a client's handshake, until it is admitted or
+    /// leaves. It may be a stale one: a handshake that fails gets no DISCONNECT event, and the
+    /// next client may get the same key.
     pub fn psk_identity(&self, key: Key) -> Option<String> {
-        self.psk
-            .get(&key)
-            .cloned()
-            .or_else(|| self.live.get(&key).and_then(|l| l.psk_identity.clone()))
+        self.psk.get(&key).cloned()
     }
 
     /// Whether this key is the client that has just disconnected before the plugin knew it
@@ -500,7 +495,6 @@ mod tests {
             client_id: id.to_owned(),
             session,
             path: Path::BasicAuth,
-            psk_identity: None,
             refusal: None,
         }
     }
@@ -638,16 +632,14 @@ mod tests {
         let mut t = ClientTable::new();
         t.remember_psk(1, "dev-1");
         assert_eq!(t.psk_identity(1).as_deref(), Some("dev-1"));
-        t.admit(
-            1,
-            Live {
-                psk_identity: Some("dev-1".to_owned()),
-                ..live("a", Some(token(1)))
-            },
-        );
-        assert_eq!(t.psk_identity(1).as_deref(), Some("dev-1"));
-        t.disconnect(1, Some("a"), false);
+        // Admitted: the handshake's identity is the session's now.
+        t.admit(1, live("a", Some(token(1))));
         assert_eq!(t.psk_identity(1), None);
+        // A handshake whose client leaves with an id.
+        t.remember_psk(2, "dev-2");
+        t.disconnect(2, Some("b"), false);
+        assert_eq!(t.psk_identity(2), None);
+        t.disconnect(1, Some("a"), false);
         // A client the plugin never saw authenticate leaves: its will may still be checked.
         assert_eq!(t.disconnect(5, Some("z"), false), vec![token(1)]);
         assert!(t.just_gone(5));

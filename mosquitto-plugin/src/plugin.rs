@@ -190,7 +190,6 @@ impl Plugin {
                     client_id: id.to_owned(),
                     session: Some(session),
                     path: Path::BasicAuth,
-                    psk_identity: None,
                     refusal: None,
                 };
                 self.admit(broker, client, live, name);
@@ -395,12 +394,13 @@ impl Plugin {
             (table.psk_identity(key), table.just_gone(key))
         };
         // The certificate comes first: an identity remembered for this address may be a stale
-        // one of a failed handshake (no DISCONNECT event comes for it).
+        // one of a failed handshake (no DISCONNECT event comes for it). A certificate the broker
+        // holds but cannot hand over denies; it never falls back to a PSK identity.
         let certificate = match client.certificate() {
             Ok(c) => c,
             Err(e) => {
                 self.refused(broker, Some(id), &e);
-                None
+                return None;
             }
         };
         // Without a certificate, the client of an identity listener is a TLS-PSK client whose
@@ -447,7 +447,6 @@ impl Plugin {
                     client_id: id.to_owned(),
                     session: Some(session),
                     path: Path::Lazy { certificate },
-                    psk_identity,
                     refusal: None,
                 };
                 self.admit(broker, client, live, name);
@@ -461,7 +460,6 @@ impl Plugin {
                         client_id: id.to_owned(),
                         session: None,
                         path: Path::Lazy { certificate: None },
-                        psk_identity,
                         refusal: Some(format!("it was refused: {why}")),
                     };
                     let close = lock(&self.clients).admit(key, live);
@@ -697,6 +695,8 @@ mod tests {
         key: Key,
         id: &'static str,
         username: RefCell<Option<String>>,
+        /// The broker holds a certificate it cannot hand over.
+        unreadable_certificate: bool,
     }
 
     impl FakeClient {
@@ -705,6 +705,7 @@ mod tests {
                 key,
                 id,
                 username: RefCell::new(None),
+                unreadable_certificate: false,
             }
         }
     }
@@ -720,6 +721,9 @@ mod tests {
             self.username.borrow().clone()
         }
         fn certificate(&self) -> Result<Option<Vec<u8>>, String> {
+            if self.unreadable_certificate {
+                return Err("the certificate could not be encoded".to_owned());
+            }
             Ok(None)
         }
         fn set_username(&self, name: &str) -> bool {
@@ -817,6 +821,22 @@ mod tests {
         stale.set_username("dev-2");
         assert!(!p.acl_check(&broker, &stale, MOSQ_ACL_WRITE, b"own/dev-1/t", 0, false));
         assert!(broker.said("presented no certificate or PSK identity"));
+        // A certificate the broker cannot hand over denies, even beside a handshake whose
+        // identity is the client's username.
+        let unreadable = FakeClient {
+            unreadable_certificate: true,
+            ..FakeClient::new(4, "dev-1")
+        };
+        handshake(&p, &unreadable, "dev-1");
+        assert!(!p.acl_check(
+            &broker,
+            &unreadable,
+            MOSQ_ACL_WRITE,
+            b"own/dev-1/t",
+            0,
+            false
+        ));
+        assert!(broker.said("the certificate could not be encoded"));
         assert_eq!(p.engine().session_count(), 0);
     }
 
