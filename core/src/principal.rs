@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
+use crate::compile::levels::Levels;
 use crate::compile::reference::resource_matches;
 use crate::compile::{kind_bit, kind_of, Matcher, Probe, Snapshot};
 use crate::decision::{Decision, Explanation, Reason};
@@ -108,7 +109,8 @@ impl Principal {
 
     /// Decides a request. Never fails: malformed input is a deny.
     pub fn decide(&self, request: &Request<'_>) -> Decision<'_> {
-        let checked = match request.check() {
+        let mut levels = Levels::empty();
+        let checked = match request.check(&mut levels) {
             Ok(c) => c,
             Err(m) => return Decision::malformed(m),
         };
@@ -129,7 +131,7 @@ impl Principal {
                 }
             }
         };
-        self.for_each_match(&checked, false, &deny, &mut consider);
+        self.for_each_match(&checked, &levels, false, &deny, &mut consider);
         let deny = deny.get();
         let (effect, s) = if deny != u32::MAX {
             (Effect::Deny, deny)
@@ -158,6 +160,7 @@ impl Principal {
     fn for_each_match(
         &self,
         checked: &Checked<'_>,
+        levels: &Levels<'_>,
         linear: bool,
         deny: &Cell<u32>,
         out: &mut impl FnMut(u32, bool),
@@ -172,7 +175,7 @@ impl Principal {
         }
         match &snap.matcher {
             Matcher::Indexed(indexes) if !linear => {
-                let probe = Probe::new(snap.text.as_bytes(), &checked.levels, &self.bindings);
+                let probe = Probe::new(snap.text.as_bytes(), levels, &self.bindings);
                 for &p in self.policies.iter() {
                     if let Some(index) = indexes.get(p as usize) {
                         index.collect(kind, &probe, deny, out);
@@ -227,11 +230,16 @@ impl Principal {
         let snap = &*self.snapshot;
         let mut matched = Vec::new();
         let mut notes = Vec::new();
-        if let Ok(checked) = request.check() {
+        let mut levels = Levels::empty();
+        if let Ok(checked) = request.check(&mut levels) {
             let mut hits = Vec::new();
-            self.for_each_match(&checked, true, &Cell::new(u32::MAX), &mut |s, _| {
-                hits.push(s)
-            });
+            self.for_each_match(
+                &checked,
+                &levels,
+                true,
+                &Cell::new(u32::MAX),
+                &mut |s, _| hits.push(s),
+            );
             hits.sort_unstable();
             hits.dedup();
             for s in hits {

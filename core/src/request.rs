@@ -260,14 +260,12 @@ fn check_filter_levels(filter: &str) -> Result<(), Malformed> {
     Ok(())
 }
 
-/// A request whose resource passed its checks, split into levels.
-#[derive(Debug)]
+/// A request whose resource passed its checks (its levels are split alongside, in place).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Checked<'a> {
     pub operation: Operation,
     /// The resource to match (the inner filter for shared subscriptions): valid UTF-8.
     pub resource: &'a [u8],
-    /// The resource's levels.
-    pub levels: Levels<'a>,
     pub qos: Option<u8>,
     pub retain: Option<bool>,
 }
@@ -281,13 +279,16 @@ impl<'a> Checked<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// Validates the request. Topics and client ids are split and screened in one pass; only
-    /// those holding a NUL, `+`, `#` or a non-ASCII byte get the detailed checks.
-    pub(crate) fn check(&self) -> Result<Checked<'a>, Malformed> {
+    /// Validates the request and splits the resource to match into `levels`, in place (they
+    /// are large enough that moving them costs). Topics and client ids are split and screened
+    /// in one pass; only those holding a NUL, `+`, `#` or a non-ASCII byte get the detailed
+    /// checks.
+    #[inline]
+    pub(crate) fn check(&self, levels: &mut Levels<'a>) -> Result<Checked<'a>, Malformed> {
         if self.qos.is_some_and(|q| q > 2) {
             return Err(Malformed::InvalidQos);
         }
-        let (resource, levels) = match self.operation {
+        let resource = match self.operation {
             Operation::Connect | Operation::Publish | Operation::Receive => {
                 let bytes = self.resource;
                 if bytes.is_empty() {
@@ -296,24 +297,23 @@ impl<'a> Request<'a> {
                 if bytes.len() > MAX_TOPIC_LEN {
                     return Err(Malformed::TooLong);
                 }
-                let (levels, unusual) = Levels::scan(bytes);
-                if unusual {
+                if levels.split(bytes) {
                     match self.operation {
                         Operation::Connect => check_client_id(bytes)?,
                         _ => check_topic(bytes)?,
                     };
                 }
-                (bytes, levels)
+                bytes
             }
             Operation::Subscribe | Operation::Unsubscribe => {
                 let inner = check_filter(self.resource)?.as_bytes();
-                (inner, Levels::new(inner))
+                levels.split(inner);
+                inner
             }
         };
         Ok(Checked {
             operation: self.operation,
             resource,
-            levels,
             qos: self.qos,
             retain: self.retain,
         })
@@ -376,7 +376,10 @@ mod tests {
     #[test]
     fn qos_is_checked() {
         let r = Request::publish("a").with_qos(3);
-        assert_eq!(r.check().err(), Some(Malformed::InvalidQos));
+        assert_eq!(
+            r.check(&mut Levels::empty()).err(),
+            Some(Malformed::InvalidQos)
+        );
     }
 
     #[test]
@@ -396,13 +399,13 @@ mod tests {
             b"x",
         ];
         for t in texts {
-            let publish = Request::new(Operation::Publish, t).check();
+            let publish = Request::new(Operation::Publish, t).check(&mut Levels::empty());
             assert_eq!(
                 publish.as_ref().err().copied(),
                 check_topic(t).err(),
                 "{t:?}"
             );
-            let connect = Request::new(Operation::Connect, t).check();
+            let connect = Request::new(Operation::Connect, t).check(&mut Levels::empty());
             assert_eq!(
                 connect.as_ref().err().copied(),
                 check_client_id(t).err(),

@@ -350,12 +350,15 @@ impl Draft {
         if nodes.len() >= NONE as usize {
             return Err(too_many());
         }
-        Ok(Trie {
+        let mut trie = Trie {
             nodes: nodes.into(),
             lists: lists.into(),
             rare: rares.into(),
             sub_min: Box::new([]),
-        })
+            first: u64::MAX,
+        };
+        trie.first = trie.first_levels(text.as_bytes());
+        Ok(trie)
     }
 }
 

@@ -129,7 +129,30 @@ impl PolicyIndex {
     ///
     /// `deny` is the smallest deny statement the caller has accepted so far: the walk may skip
     /// deny statements that cannot be smaller.
+    #[inline]
     pub(crate) fn collect<'a>(
+        &'a self,
+        kind: ResourceKind,
+        p: &'a Probe<'a>,
+        deny: &Cell<u32>,
+        out: &mut impl FnMut(u32, bool),
+    ) {
+        // Most policies of an identity share no first level with most topics (a fleet's
+        // policies are namespaced by it): those cost a test here, not a walk.
+        let k = &self.kinds[slot(kind)];
+        if kind != ResourceKind::TopicFilter
+            && self.any.is_empty()
+            && k.exact_tmpl.is_empty()
+            && !p.may_enter(&k.main)
+        {
+            return;
+        }
+        self.collect_all(kind, p, deny, out);
+    }
+
+    /// [`PolicyIndex::collect`] past its first-level test.
+    #[inline(never)]
+    fn collect_all<'a>(
         &'a self,
         kind: ResourceKind,
         p: &'a Probe<'a>,
@@ -163,6 +186,119 @@ impl PolicyIndex {
             if tmpl_matches(pieces, p.text(), p.bindings()) {
                 out(*stmt, false);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::compile::trie::first_level_bit;
+    use crate::compile::{Builder, Matcher, Strategy};
+    use crate::identity::{Identity, IdentityKind};
+    use crate::policy::{Document, Group, MatchMode, OperationName, Statement, DOCUMENT_VERSION};
+    use crate::request::Request;
+
+    fn policy(mode: MatchMode, resource: &str) -> Vec<Statement> {
+        vec![Statement {
+            id: "s".into(),
+            description: None,
+            effect: Effect::Allow,
+            operations: vec![OperationName::All],
+            resources: vec![resource.into()],
+            match_mode: mode,
+            qos: None,
+            retain: None,
+        }]
+    }
+
+    #[test]
+    fn the_first_level_filter_skips_only_policies_that_cannot_match() {
+        // One policy per kind of root: literal first levels filter, anything else walks.
+        let policies = [
+            (
+                "lit",
+                MatchMode::Mqtt,
+                "topic:fleet/a/#",
+                Some(&["fleet"][..]),
+            ),
+            ("two", MatchMode::Exact, "topic:a/b", Some(&["a"][..])),
+            ("empty", MatchMode::Mqtt, "topic:/x", Some(&[""][..])),
+            ("plus", MatchMode::Mqtt, "topic:+/x", None),
+            ("hash", MatchMode::Mqtt, "topic:#", None),
+            ("var", MatchMode::Mqtt, "topic:${thingName}/x", None),
+            ("glob", MatchMode::Glob, "topic:f*", None),
+        ];
+        let doc = Document {
+            version: DOCUMENT_VERSION,
+            description: None,
+            groups: vec![Group {
+                name: "all".into(),
+                description: None,
+                selection_rule: "*".into(),
+                policies: policies.iter().map(|p| p.0.to_string()).collect(),
+            }],
+            policies: policies
+                .iter()
+                .map(|(name, mode, r, _)| (name.to_string(), policy(*mode, r)))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let indexed = Arc::new(Builder::new().build(&doc).unwrap());
+        let Matcher::Indexed(indexes) = &indexed.matcher else {
+            panic!("indexed")
+        };
+        let names: Vec<&str> = indexed.policies.iter().map(|p| &*p.name).collect();
+        for (name, _, _, firsts) in policies {
+            let at = names.iter().position(|n| *n == name).unwrap();
+            let first = indexes[at].kinds[slot(ResourceKind::Topic)].main.first;
+            let want = firsts.map_or(u64::MAX, |f| {
+                f.iter().fold(0, |m, l| m | first_level_bit(l.as_bytes()))
+            });
+            assert_eq!(first, want, "{name}");
+            // No client id patterns: that trie is empty and admits nothing.
+            assert_eq!(
+                indexes[at].kinds[slot(ResourceKind::ClientId)].main.first,
+                0
+            );
+        }
+        // Every topic decides as the linear reference does, whichever policies it skips.
+        let linear = Arc::new(
+            Builder::new()
+                .strategy(Strategy::Linear)
+                .build(&doc)
+                .unwrap(),
+        );
+        let id = || Identity::new(IdentityKind::Certificate).with_thing_name("t");
+        let (pi, pl) = (indexed.bind(id()), linear.bind(id()));
+        for topic in [
+            "fleet/a",
+            "fleet/a/b",
+            "fleet",
+            "a/b",
+            "a",
+            "/x",
+            "/",
+            "q/x",
+            "t/x",
+            "f",
+            "fx/y",
+            "$SYS/x",
+            "b/a",
+            "fleeT/a",
+            "fleet/b",
+        ] {
+            let (a, b) = (
+                pi.decide(&Request::publish(topic)),
+                pl.decide(&Request::publish(topic)),
+            );
+            assert_eq!(
+                (a.effect, a.statement().map(|s| s.policy())),
+                (b.effect, b.statement().map(|s| s.policy())),
+                "{topic}"
+            );
         }
     }
 }

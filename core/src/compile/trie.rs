@@ -15,11 +15,8 @@
 
 use std::cell::Cell;
 
-use rustc_hash::FxHasher;
-use std::hash::Hasher;
-
 use super::glob::Tails;
-use super::levels::{level, rest, Levels};
+use super::levels::{rest, Levels};
 use crate::policy::pattern::{Binding, Piece};
 
 /// No node, no statements, no side-table entry.
@@ -118,6 +115,22 @@ pub(crate) struct Trie {
     /// [`Trie::with_subtree_minimum`] made it): lets a walk skip a subtree that cannot lower the
     /// deny it has found already.
     pub sub_min: Box<[u32]>,
+    /// The first levels a topic can have to match anything here, as a 64-bit filter of their
+    /// [`first_level_bit`]s; all ones when the root holds more than literal children (a `+`,
+    /// `#`, template or glob), and none when the trie is empty. A topic walk whose first level's
+    /// bit is clear cannot match and is skipped.
+    pub first: u64,
+}
+
+/// The bit a level sets in [`Trie::first`]: a multiplicative hash of its length and first and
+/// last bytes, cheap for a level of any length. A collision only costs a walk.
+#[inline]
+pub(crate) fn first_level_bit(level: &[u8]) -> u64 {
+    let (first, last) = (level.first().copied(), level.last().copied());
+    let mix = u64::from(first.unwrap_or(0))
+        | u64::from(last.unwrap_or(0)) << 8
+        | (level.len() as u64) << 16;
+    1 << (mix.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
 }
 
 /// The statements of a node that holds one, on one list.
@@ -134,12 +147,34 @@ pub(crate) fn pooled(offset: usize) -> Option<u32> {
 }
 
 /// The hash of a key, for the children's hash table: its low bits pick the slot, its high bits
-/// the slot's tag.
+/// the slot's tag. Every byte counts (keys that differ in one byte only, like numbered device
+/// names, must not collide), eight at a time, each word folded in with a multiply.
 #[inline]
 pub(crate) fn key_hash(key: &[u8]) -> usize {
-    let mut h = FxHasher::default();
-    h.write(key);
-    let h = h.finish();
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let fold = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(26);
+    let mut h = (key.len() as u64).wrapping_mul(K);
+    let (words, _) = key.as_chunks::<8>();
+    if let Some(last) = key.last_chunk::<8>() {
+        // Whole words, then the last eight bytes (overlapping the words when the length is
+        // not a multiple of eight).
+        for w in words {
+            h = fold(h, u64::from_le_bytes(*w));
+        }
+        if !key.len().is_multiple_of(8) {
+            h = fold(h, u64::from_le_bytes(*last));
+        }
+    } else {
+        // Under eight bytes: one word, zero-padded, from at most two overlapping halves.
+        let w = match (key.first_chunk::<4>(), key.last_chunk::<4>()) {
+            (Some(a), Some(b)) => {
+                u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << 32
+            }
+            _ => key.iter().fold(0u64, |w, &byte| (w << 8) | u64::from(byte)),
+        };
+        h = fold(h, w);
+    }
+    let h = h.wrapping_mul(K);
     (h ^ (h >> 29)) as usize
 }
 
@@ -166,8 +201,10 @@ pub(crate) struct Probe<'a> {
     keys: &'a [u8],
     /// The request's text.
     req: &'a [u8],
-    /// Where its levels start (see [`Levels::starts`]).
-    starts: &'a [u32],
+    /// Its levels.
+    levels: &'a [&'a [u8]],
+    /// The [`first_level_bit`] of its first level.
+    first: u64,
     /// The identity's variable values.
     b: &'a [Binding],
 }
@@ -179,7 +216,8 @@ impl<'a> Probe<'a> {
         Probe {
             keys,
             req: lv.text(),
-            starts: lv.starts(),
+            levels: lv.levels(),
+            first: lv.levels().first().map_or(0, |l| first_level_bit(l)),
             b,
         }
     }
@@ -192,6 +230,13 @@ impl<'a> Probe<'a> {
     /// The identity's variable values.
     pub(crate) fn bindings(&self) -> &'a [Binding] {
         self.b
+    }
+
+    /// Whether a topic walk of `trie` can match: the request's first level is among those
+    /// [`Trie::first`] admits.
+    #[inline(always)]
+    pub(crate) fn may_enter(&self, trie: &Trie) -> bool {
+        trie.first & self.first != 0
     }
 }
 
@@ -231,6 +276,29 @@ impl Trie {
         }
         self.sub_min = min.into();
         self
+    }
+
+    /// Computes [`Trie::first`] from the root; `keys` is the snapshot's text.
+    pub(crate) fn first_levels(&self, keys: &[u8]) -> u64 {
+        let Some(root) = self.node(0) else {
+            return 0;
+        };
+        let rare = self.rare_of(root);
+        let open = root.stmts != NONE
+            || Trie::plus(root).is_some()
+            || rare.is_some_and(|r| !r.tmpl.is_empty() || r.globs.is_some());
+        if open {
+            return u64::MAX;
+        }
+        Trie::kids(root)
+            .filter_map(|k| self.node(k))
+            .map(|kid| {
+                let at = kid.key as usize;
+                let key = keys.get(at..at + usize::from(kid.key_len));
+                // A key outside the text would be a bug: then never skip.
+                key.map_or(u64::MAX, first_level_bit)
+            })
+            .fold(0, |f, bit| f | bit)
     }
 
     /// Whether nothing at or below node `n` is smaller than `bound` (always false without
@@ -350,13 +418,13 @@ impl Walk<'_> {
     /// Level `i` of the request.
     #[inline(always)]
     fn level(&self, i: usize) -> Option<&[u8]> {
-        level(self.p.req, self.p.starts, i)
+        self.p.levels.get(i).copied()
     }
 
     /// The request from level `i` on.
     #[inline]
     fn rest(&self, i: usize) -> Option<&[u8]> {
-        rest(self.p.req, self.p.starts, i)
+        rest(self.p.req, self.p.levels, i)
     }
 
     #[inline]
@@ -471,8 +539,10 @@ impl Walk<'_> {
                             None => self.topic(child, i + 1, deny_only, dollar, out),
                         };
                     if let Some(rare) = trie.rare_of(node) {
-                        if let (Some(globs), Some(rest)) = (&rare.globs, self.rest(i)) {
-                            globs.matches(rest, dollar && i == 0, self.p.b, out);
+                        if let Some(globs) = &rare.globs {
+                            if let Some(rest) = self.rest(i) {
+                                globs.matches(rest, dollar && i == 0, self.p.b, out);
+                            }
                         }
                         for (pieces, child) in rare.tmpl.iter() {
                             if tmpl_matches(pieces, level, self.p.b) {
@@ -509,8 +579,10 @@ impl Walk<'_> {
         };
         trie.emit(node.stmts, List::Star, false, out);
         if let Some(rare) = trie.rare_of(node) {
-            if let (Some(globs), Some(rest)) = (&rare.globs, self.rest(i)) {
-                globs.matches(rest, i == 0, self.p.b, out);
+            if let Some(globs) = &rare.globs {
+                if let Some(rest) = self.rest(i) {
+                    globs.matches(rest, i == 0, self.p.b, out);
+                }
             }
         }
         if let Some(child) = self.child(node, level) {
@@ -719,6 +791,10 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// Whether a level equals the template with its variables substituted literally.
 pub(crate) fn tmpl_matches(pieces: &[Piece], level: &[u8], b: &[Binding]) -> bool {
+    // The common template, one variable for the whole level, is one comparison.
+    if let [Piece::Var(s)] = pieces {
+        return value(b, *s).is_some_and(|v| same(v.as_bytes(), level));
+    }
     let mut rest = level;
     for p in pieces {
         let part = match p {
