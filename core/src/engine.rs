@@ -202,6 +202,16 @@ impl Engine {
             .map(|k| k.hex().to_owned())
     }
 
+    /// A SHA-256 digest of the key of a TLS-PSK identity: lets a host tell later (after a
+    /// reload, say) whether the key a client's handshake used is still the identity's, without
+    /// keeping the key itself.
+    pub fn psk_key_digest(&self, identity: &str) -> Option<[u8; 32]> {
+        let auth = self.auth.load();
+        let key = auth.psk_key(identity)?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, key.hex().as_bytes());
+        digest.as_ref().try_into().ok()
+    }
+
     /// Checks a certificate alone (Greengrass "verify client device identity").
     pub fn verify_certificate(&self, certificate: &[u8], now: u64) -> Result<(), Error> {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());

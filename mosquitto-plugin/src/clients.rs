@@ -47,11 +47,31 @@ pub enum Path {
     /// In BASIC_AUTH, which the broker runs again for it on every SIGHUP.
     BasicAuth,
     /// On its first ACL check or CONNECT event (no BASIC_AUTH on its listener); its
-    /// certificate, if any, is kept to check it again at every reload.
+    /// certificate or PSK identity, if any, is kept to check it again at every reload.
     Lazy {
         /// The leaf certificate (DER).
         certificate: Option<Vec<u8>>,
+        /// The TLS-PSK identity and the digest of the key its handshake used.
+        psk: Option<Psk>,
     },
+}
+
+/// A TLS-PSK identity a handshake named, with a digest of the key it was given (the key
+/// itself is not kept).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Psk {
+    /// The identity.
+    pub identity: String,
+    /// SHA-256 of the key's hex (`Engine::psk_key_digest`).
+    pub digest: [u8; 32],
+}
+
+impl std::fmt::Debug for Psk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Psk")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connected client the plugin authenticated (or refused).
@@ -100,7 +120,7 @@ pub struct ClientTable {
     offline_order: BTreeMap<u64, String>,
     next_seq: u64,
     holders: HashMap<SessionToken, Holder>,
-    psk: FxHashMap<Key, String>,
+    psk: FxHashMap<Key, Psk>,
     kicks: Vec<Key>,
     slot: Option<Slot>,
     caches: FxHashMap<Key, DecisionCache>,
@@ -238,19 +258,25 @@ impl ClientTable {
     }
 
     /// Records the TLS-PSK identity of a client's handshake, for its authentication.
-    pub fn remember_psk(&mut self, key: Key, identity: &str) {
-        self.psk.insert(key, identity.to_owned());
+    pub fn remember_psk(&mut self, key: Key, identity: &str, digest: [u8; 32]) {
+        self.psk.insert(
+            key,
+            Psk {
+                identity: identity.to_owned(),
+                digest,
+            },
+        );
     }
 
     /// Forgets the TLS-PSK identity remembered for this key, returning it.
-    pub fn forget_psk(&mut self, key: Key) -> Option<String> {
+    pub fn forget_psk(&mut self, key: Key) -> Option<Psk> {
         self.psk.remove(&key)
     }
 
     /// The TLS-PSK identity remembered from a client's handshake, until it is admitted or
     /// leaves. It may be a stale one: a handshake that fails gets no DISCONNECT event, and the
     /// next client may get the same key.
-    pub fn psk_identity(&self, key: Key) -> Option<String> {
+    pub fn psk_identity(&self, key: Key) -> Option<Psk> {
         self.psk.get(&key).cloned()
     }
 
@@ -437,7 +463,21 @@ impl ClientTable {
             .filter_map(|(key, l)| match &l.path {
                 Path::Lazy {
                     certificate: Some(der),
+                    ..
                 } => Some((*key, der.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The connected clients authenticated without BASIC_AUTH by a TLS-PSK identity, with
+    /// their sessions: a reload checks that the identity still has the key they used.
+    pub fn lazy_psk(&self) -> Vec<(Key, Psk)> {
+        self.live
+            .iter()
+            .filter(|(_, l)| l.session.is_some())
+            .filter_map(|(key, l)| match &l.path {
+                Path::Lazy { psk: Some(psk), .. } => Some((*key, psk.clone())),
                 _ => None,
             })
             .collect()
@@ -615,11 +655,30 @@ mod tests {
             Live {
                 path: Path::Lazy {
                     certificate: Some(vec![1, 2]),
+                    psk: None,
                 },
                 ..live("a", Some(token(1)))
             },
         );
+        let psk = Psk {
+            identity: "dev-2".into(),
+            digest: [7; 32],
+        };
+        t.admit(
+            2,
+            Live {
+                path: Path::Lazy {
+                    certificate: None,
+                    psk: Some(psk.clone()),
+                },
+                ..live("b", Some(token(2)))
+            },
+        );
         assert_eq!(t.lazy_certificates(), vec![(1, vec![1, 2])]);
+        assert_eq!(t.lazy_psk(), vec![(2, psk)]);
+        assert_eq!(t.refuse(2, "its key changed"), Some(token(2)));
+        assert!(t.lazy_psk().is_empty());
+        assert_eq!(t.take_kicks(None).len(), 1);
         assert_eq!(t.refuse(1, "revoked"), Some(token(1)));
         assert_eq!(access(&mut t, 1, "a", true), Access::Refused);
         assert!(t.lazy_certificates().is_empty());
@@ -630,13 +689,16 @@ mod tests {
     #[test]
     fn psk_identities_and_clients_that_left_unknown() {
         let mut t = ClientTable::new();
-        t.remember_psk(1, "dev-1");
-        assert_eq!(t.psk_identity(1).as_deref(), Some("dev-1"));
+        t.remember_psk(1, "dev-1", [1; 32]);
+        assert_eq!(
+            t.psk_identity(1).map(|p| p.identity).as_deref(),
+            Some("dev-1")
+        );
         // Admitted: the handshake's identity is the session's now.
         t.admit(1, live("a", Some(token(1))));
         assert_eq!(t.psk_identity(1), None);
         // A handshake whose client leaves with an id.
-        t.remember_psk(2, "dev-2");
+        t.remember_psk(2, "dev-2", [2; 32]);
         t.disconnect(2, Some("b"), false);
         assert_eq!(t.psk_identity(2), None);
         t.disconnect(1, Some("a"), false);

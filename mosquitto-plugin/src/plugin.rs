@@ -217,10 +217,11 @@ impl Plugin {
     pub fn psk_key(&self, client: &dyn Client, identity: &str, max_hex: usize) -> Option<String> {
         self.settle(None);
         let hex = self.engine.psk_key_hex(identity)?;
+        let digest = self.engine.psk_key_digest(identity)?;
         if hex.len() >= max_hex {
             return None;
         }
-        lock(&self.clients).remember_psk(client.key(), identity);
+        lock(&self.clients).remember_psk(client.key(), identity, digest);
         Some(hex)
     }
 
@@ -379,6 +380,18 @@ impl Plugin {
                 self.close(&old.into_iter().collect::<Vec<_>>());
             }
         }
+        // Nor are its TLS-PSK clients: their identity must still have the key their handshake
+        // used (a removed identity, or a rotated key, ends the session).
+        let lazy = lock(&self.clients).lazy_psk();
+        for (key, psk) in lazy {
+            let why = match self.engine.psk_key_digest(&psk.identity) {
+                Some(digest) if digest == psk.digest => continue,
+                Some(_) => "the key of its PSK identity changed",
+                None => "its PSK identity was removed",
+            };
+            let old = lock(&self.clients).refuse(key, why);
+            self.close(&old.into_iter().collect::<Vec<_>>());
+        }
         // Sessions the reload ended are handed over, and their clients kicked, at once.
         self.schedule.hurry();
     }
@@ -407,12 +420,13 @@ impl Plugin {
         // handshake succeeded: the broker set its username to the identity during that
         // handshake. The identity counts only when it is the one this address remembers, the
         // handshake's own.
-        let psk_identity = match (&certificate, remembered) {
-            (None, Some(identity)) if client.username().as_deref() == Some(identity.as_str()) => {
-                Some(identity)
+        let psk = match (&certificate, remembered) {
+            (None, Some(psk)) if client.username().as_deref() == Some(psk.identity.as_str()) => {
+                Some(psk)
             }
             _ => None,
         };
+        let psk_identity = psk.as_ref().map(|p| p.identity.clone());
         if psk_identity.is_none() && certificate.is_none() {
             self.client_line(broker, Level::Notice, || {
                 format!(
@@ -446,7 +460,7 @@ impl Plugin {
                 let live = Live {
                     client_id: id.to_owned(),
                     session: Some(session),
-                    path: Path::Lazy { certificate },
+                    path: Path::Lazy { certificate, psk },
                     refusal: None,
                 };
                 self.admit(broker, client, live, name);
@@ -459,7 +473,10 @@ impl Plugin {
                     let live = Live {
                         client_id: id.to_owned(),
                         session: None,
-                        path: Path::Lazy { certificate: None },
+                        path: Path::Lazy {
+                            certificate: None,
+                            psk: None,
+                        },
                         refusal: Some(format!("it was refused: {why}")),
                     };
                     let close = lock(&self.clients).admit(key, live);
@@ -853,7 +870,7 @@ mod tests {
         // A refused one is denied and kicked at the next upkeep.
         let wrong = FakeClient::new(9, "dev-9");
         p.psk_key(&wrong, "dev-1", 64);
-        lock(&p.clients).remember_psk(9, "dev-unknown");
+        lock(&p.clients).remember_psk(9, "dev-unknown", [0; 32]);
         wrong.set_username("dev-unknown");
         assert!(!p.acl_check(&broker, &wrong, MOSQ_ACL_WRITE, b"own/dev-9/t", 0, false));
         assert!(!p.acl_check(&broker, &wrong, MOSQ_ACL_WRITE, b"own/dev-9/t", 0, false));
@@ -875,6 +892,42 @@ mod tests {
         p.tick(&broker);
         assert_eq!(p.client_counts(), (0, 0));
         assert_eq!(p.engine().session_count(), 0);
+    }
+
+    #[test]
+    fn a_reload_ends_the_sessions_of_removed_or_rekeyed_psk_identities() {
+        let (p, dir, broker) = plugin("psk-reload");
+        let psk_file =
+            |lines: &[String]| std::fs::write(dir.join("psk.txt"), lines.concat()).unwrap();
+        psk_file(&["dev-1", "dev-2", "dev-3"].map(|id| format!("{id}:{PSK}\n")));
+        p.reload(&broker);
+        let clients =
+            [(21, "dev-1"), (22, "dev-2"), (23, "dev-3")].map(|(k, id)| FakeClient::new(k, id));
+        let writes = |c: &FakeClient| {
+            let topic = format!("own/{}/t", c.id);
+            p.acl_check(&broker, c, MOSQ_ACL_WRITE, topic.as_bytes(), 0, false)
+        };
+        for c in &clients {
+            handshake(&p, c, c.id);
+            assert!(writes(c), "{}", c.id);
+        }
+        // dev-1 stays, dev-2's key is rotated, dev-3 is removed.
+        psk_file(&[
+            format!("dev-1:{PSK}\n"),
+            "dev-2:ffeeddccbbaa99887766554433221100\n".to_owned(),
+        ]);
+        p.reload(&broker);
+        assert_eq!(clients.each_ref().map(writes), [true, false, false]);
+        let mut kicked = broker.kicked.borrow().clone();
+        kicked.sort();
+        assert_eq!(kicked, vec!["dev-2".to_owned(), "dev-3".to_owned()]);
+        assert!(broker.said("the key of its PSK identity changed"));
+        assert!(broker.said("its PSK identity was removed"));
+        assert_eq!(p.engine().session_count(), 1);
+        // An unchanged file ends nothing.
+        p.reload(&broker);
+        assert!(writes(&clients[0]));
+        assert_eq!(broker.kicked.borrow().len(), 2);
     }
 
     #[test]

@@ -638,6 +638,70 @@ fn tls_psk_with_and_without_identity_as_username() {
     assert!(!broker.stop().contains(key));
 }
 
+/// The broker never authenticates the clients of an identity listener again, so a reload checks
+/// their PSK identities itself: one removed from the PSK file, or given another key, ends the
+/// session and disconnects the client; an unchanged one keeps it connected and served.
+#[test]
+fn a_reload_disconnects_psk_clients_whose_identity_went_or_changed_key() {
+    let dir = Dir::new("psk-reload");
+    let key = "00112233445566778899aabbccddeeff";
+    let ids = ["sensor-7", "sensor-8", "sensor-9"];
+    dir.write(
+        "psk.txt",
+        ids.iter()
+            .map(|id| format!("{id}:{key}\n"))
+            .collect::<String>(),
+    );
+    passwords(&dir, &[("admin", "s3cret")]);
+    config(
+        &dir,
+        merge(&[
+            json!({ "psk": [{ "file": "psk.txt" }] }),
+            passwords_config(),
+        ]),
+    );
+    let broker = Broker::start(
+        &dir,
+        &format!("{HEAD}{PLUGIN}{}{}", psk("port0", true), plain("port1")),
+    );
+    let subs = ids.map(|id| {
+        let args = format!("--psk {key} --psk-identity {id} -t cmd/{id}/# -q 1 -V 5");
+        Sub::start(&broker, broker.port(0), &words(&args), id)
+    });
+    admin_publish(broker.port(1), "cmd/sensor-7/before", "1");
+    assert!(subs[0].wait_for("cmd/sensor-7/before 1", SECONDS_10));
+    // sensor-7 stays, sensor-8's key is rotated, sensor-9 is removed.
+    dir.replace(
+        "psk.txt",
+        format!("sensor-7:{key}\nsensor-8:ffeeddccbbaa99887766554433221100\n"),
+    );
+    broker.reload();
+    let kicked = |id: &str| broker.count(&format!("mqward: disconnecting client `{id}`")) > 0;
+    assert!(
+        wait_until(SECONDS_10, || kicked("sensor-8") && kicked("sensor-9")),
+        "{}",
+        broker.log()
+    );
+    admin_publish(broker.port(1), "cmd/sensor-7/after", "2");
+    assert!(
+        subs[0].wait_for("cmd/sensor-7/after 2", SECONDS_10),
+        "{:?}",
+        subs[0].lines()
+    );
+    drop(subs);
+    let log = broker.stop();
+    assert!(
+        log.contains("disconnecting client `sensor-8`: the key of its PSK identity changed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("disconnecting client `sensor-9`: its PSK identity was removed"),
+        "{log}"
+    );
+    assert!(!log.contains("disconnecting client `sensor-7`"), "{log}");
+    assert!(!log.contains(key), "a key was logged");
+}
+
 /// A TLS-PSK handshake that fails never reaches CONNECT, so Mosquitto sends no DISCONNECT event
 /// for it, and the next connection often gets the freed client's address. Its PSK identity
 /// must lend nothing to that connection: not to a plain client, not to a certificate client.
