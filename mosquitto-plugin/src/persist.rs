@@ -115,11 +115,76 @@ impl RegistryFile {
                 )]
             }
         };
+        apply(engine, &file, &shown)
+    }
+
+    /// Merges the queued changes into the file. The operator's changes in the file it merged
+    /// into are applied to the engine here: the watcher will not see them, the file's new stamp
+    /// being this write's.
+    pub fn save(&mut self, engine: &Engine) -> Vec<Line> {
+        let Some(path) = self.path.clone() else {
+            self.unsaved.clear();
+            return Vec::new();
+        };
+        if self.unsaved.is_empty() {
+            return Vec::new();
+        }
+        match merge(&path, &self.unsaved) {
+            Ok(Merged { raced: true, .. }) => {
+                // The file changed while it was merged: the watcher applies that change first,
+                // the next round merges again.
+                Vec::new()
+            }
+            Ok(Merged {
+                stamp,
+                refused,
+                before,
+                raced: false,
+            }) => {
+                self.unsaved.clear();
+                let mut lines = Vec::new();
+                if stamp.is_some() {
+                    // Our own write: nothing for the watcher to apply, so what the operator
+                    // wrote before it is applied now.
+                    self.seen = stamp;
+                    lines.extend(apply(engine, &before, &path.display().to_string()));
+                }
+                lines.extend(refused.into_iter().map(|(change, why)| {
+                    (
+                        Level::Notice,
+                        format!(
+                            "mqward: certificate {} not recorded as {}: {why}",
+                            change.fingerprint, change.to
+                        ),
+                    )
+                }));
+                lines
+            }
+            Err(e) => {
+                if self.unsaved.len() > MAX_UNSAVED {
+                    let extra = self.unsaved.len() - MAX_UNSAVED;
+                    self.unsaved.drain(..extra);
+                }
+                vec![(
+                    Level::Error,
+                    format!(
+                        "mqward: cannot write the registry `{}`: {e}; will try again",
+                        path.display()
+                    ),
+                )]
+            }
+        }
+    }
+}
+
+/// Applies to the engine the suspensions, reactivations and revocations `file` holds.
+fn apply(engine: &Engine, file: &Registry, shown: &str) -> Vec<Line> {
+    {
         let Ok(current) = Registry::parse("engine", &engine.registry_json()) else {
             return Vec::new();
         };
         let mut lines = Vec::new();
-        for (fingerprint, action) in changes(&current, &file) {
+        for (fingerprint, action) in changes(&current, file) {
             let Some(action) = action else {
                 lines.push((
                     Level::Notice,
@@ -147,51 +212,6 @@ impl RegistryFile {
             });
         }
         lines
-    }
-
-    /// Merges the queued changes into the file.
-    pub fn save(&mut self) -> Vec<Line> {
-        let Some(path) = self.path.clone() else {
-            self.unsaved.clear();
-            return Vec::new();
-        };
-        if self.unsaved.is_empty() {
-            return Vec::new();
-        }
-        match merge(&path, &self.unsaved) {
-            Ok(Merged { stamp, refused }) => {
-                self.unsaved.clear();
-                if stamp.is_some() {
-                    // Our own write: nothing for the watcher to apply.
-                    self.seen = stamp;
-                }
-                refused
-                    .into_iter()
-                    .map(|(change, why)| {
-                        (
-                            Level::Notice,
-                            format!(
-                                "mqward: certificate {} not recorded as {}: {why}",
-                                change.fingerprint, change.to
-                            ),
-                        )
-                    })
-                    .collect()
-            }
-            Err(e) => {
-                if self.unsaved.len() > MAX_UNSAVED {
-                    let extra = self.unsaved.len() - MAX_UNSAVED;
-                    self.unsaved.drain(..extra);
-                }
-                vec![(
-                    Level::Error,
-                    format!(
-                        "mqward: cannot write the registry `{}`: {e}; will try again",
-                        path.display()
-                    ),
-                )]
-            }
-        }
     }
 }
 
@@ -223,11 +243,16 @@ struct Merged {
     stamp: Option<Stamp>,
     /// The changes the file refused, and why.
     refused: Vec<(StateChange, String)>,
+    /// The file as it was read, before the changes.
+    before: Registry,
+    /// The file changed between reading and replacing it: nothing was written.
+    raced: bool,
 }
 
 /// Merges changes into the registry file.
 fn merge(path: &Path, changes: &[StateChange]) -> Result<Merged, String> {
     let shown = path.display().to_string();
+    let read_at = Stamp::of(path);
     let before = match fs::read(path) {
         Ok(bytes) => Registry::parse(&shown, &bytes).map_err(|e| e.to_string())?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Registry::new(),
@@ -244,17 +269,33 @@ fn merge(path: &Path, changes: &[StateChange]) -> Result<Merged, String> {
         return Ok(Merged {
             stamp: None,
             refused,
+            before,
+            raced: false,
         });
     }
-    replace(path, &after.to_json()).map_err(|e| e.to_string())?;
-    Ok(Merged {
-        stamp: Stamp::of(path),
-        refused,
-    })
+    // An operator's write between this read and the rename would be lost: the file must still
+    // be the one read (and its stamp taken before reading it, so a write during the read counts).
+    let unchanged = || Stamp::of(path) == read_at;
+    match replace_if(path, &after.to_json(), unchanged) {
+        Ok(true) => Ok(Merged {
+            stamp: Stamp::of(path),
+            refused,
+            before,
+            raced: false,
+        }),
+        Ok(false) => Ok(Merged {
+            stamp: None,
+            refused: Vec::new(),
+            before,
+            raced: true,
+        }),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
-/// Replaces a file atomically with new contents, keeping its permission bits.
-pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Replaces a file atomically with new contents, keeping its permission bits, if `unchanged`
+/// still holds just before the rename; gives whether it replaced the file.
+fn replace_if(path: &Path, bytes: &[u8], unchanged: impl Fn() -> bool) -> io::Result<bool> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
@@ -280,14 +321,20 @@ pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut file = options.open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&temp, path)
+        if !unchanged() {
+            return Ok(false);
+        }
+        fs::rename(&temp, path).map(|()| true)
     })();
-    if written.is_err() {
+    if !matches!(written, Ok(true)) {
         let _ = fs::remove_file(&temp);
         return written;
     }
     // The rename is done; flushing the directory makes it survive a crash.
-    File::open(&dir).and_then(|d| d.sync_all()).or(Ok(()))
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .or(Ok(()))
+        .map(|()| true)
 }
 
 #[cfg(unix)]
@@ -377,7 +424,8 @@ mod tests {
             to: CertState::Active,
         }]);
         assert!(r.unsaved.is_empty());
-        assert!(r.save().is_empty());
+        let engine = Engine::from_json(br#"{"version": 1}"#).unwrap();
+        assert!(r.save(&engine).is_empty());
     }
 
     #[test]
@@ -422,6 +470,10 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        // A file that changes before the rename is not replaced, and no temporary is left.
+        assert!(!replace_if(&path, b"{}", || false).unwrap());
+        assert_ne!(fs::read(&path).unwrap(), b"{}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         // A broken file is never overwritten.
         fs::write(&path, b"{").unwrap();
         assert!(merge(&path, &[first_use(1)]).is_err());

@@ -114,7 +114,7 @@ impl Plugin {
                 registry.record([change]);
             }
         }
-        for (level, line) in registry.save() {
+        for (level, line) in registry.save(&self.engine) {
             broker.log(level, &line);
         }
     }
@@ -530,7 +530,7 @@ impl Plugin {
                         _ => {}
                     }
                 }
-                lines.extend(registry.save());
+                lines.extend(registry.save(&self.engine));
             }
             if !ended.is_empty() {
                 self.epoch.fetch_add(1, Ordering::AcqRel);

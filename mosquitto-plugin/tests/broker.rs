@@ -830,13 +830,25 @@ fn suspension_revocation_and_expiry_disconnect_within_a_second() {
     let kicked = |id: &str| broker.count(&format!("mqward: disconnecting client `{id}`")) > 0;
     let started = Instant::now();
     set_state(&dir, &s1, Registry::suspend);
-    assert!(wait_until(SECONDS_10, || kicked("sensor-1")));
+    assert!(
+        wait_until(SECONDS_10, || kicked("sensor-1")),
+        "{}",
+        broker.log()
+    );
     let suspension = started.elapsed();
     let started = Instant::now();
     set_state(&dir, &s2, Registry::revoke);
-    assert!(wait_until(SECONDS_10, || kicked("sensor-2")));
+    assert!(
+        wait_until(SECONDS_10, || kicked("sensor-2")),
+        "{}",
+        broker.log()
+    );
     let revocation = started.elapsed();
-    assert!(wait_until(SECONDS_10, || kicked("sensor-5")));
+    assert!(
+        wait_until(SECONDS_10, || kicked("sensor-5")),
+        "{}",
+        broker.log()
+    );
     let expiry = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
